@@ -1,0 +1,95 @@
+"""Bytes <-> events, with orjson, and the reasons a message cannot be decoded.
+
+`decode_event` is the one door into the system: it turns any bytes into a validated event or
+raises a `Rejection` whose message names every problem, so a channel operator can fix the sender.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from events.errors import InvalidEvent, UndecodableEvent, UnsupportedEvent
+from events.models import EVENT_TYPES, SCHEMA_VERSION, ComplaintEvent
+
+EVENT_ADAPTER: TypeAdapter[ComplaintEvent] = TypeAdapter(ComplaintEvent)
+MAX_DEPTH_HINT = "deeply nested"
+
+
+def decode_event(raw: bytes) -> ComplaintEvent:
+    """Decode and validate one wire message.
+
+    Raises `UndecodableEvent` (not UTF-8 / not JSON / not an object), `UnsupportedEvent` (unknown
+    `type` or `schema_version`) or `InvalidEvent` (fields wrong, all of them listed).
+    """
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise UndecodableEvent(_why_undecodable(raw, error)) from None
+    if not isinstance(document, dict):
+        raise UndecodableEvent(f"expected a JSON object (the event envelope), got a JSON {type(document).__name__}")
+    complaint_id = _text_or_none(document.get("complaint_id"))
+    event_id = _text_or_none(document.get("event_id"))
+    _check_supported(document, complaint_id, event_id)
+    try:
+        return EVENT_ADAPTER.validate_python(document)
+    except ValidationError as error:
+        raise InvalidEvent(describe_problems(error), complaint_id=complaint_id, event_id=event_id) from None
+
+
+def encode_event(event: ComplaintEvent) -> bytes:
+    """The canonical wire form of an event (keys sorted, amounts as strings, offsets kept)."""
+    return orjson.dumps(EVENT_ADAPTER.dump_python(event, mode="json"), option=orjson.OPT_SORT_KEYS)
+
+
+def fingerprint(event: ComplaintEvent) -> str:
+    """A short digest of an event's canonical form: tells an exact repeat from a conflicting one."""
+    return hashlib.blake2b(encode_event(event), digest_size=8).hexdigest()
+
+
+def describe_problems(error: ValidationError) -> str:
+    """Every validation problem as `field.path: message`, joined; what the sender must fix."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        location = ".".join(str(part) for part in problem["loc"] if not _is_union_tag(part)) or "(event)"
+        problems.append(f"{location}: {problem['msg']}")
+    return "; ".join(problems)
+
+
+def _check_supported(document: dict[str, Any], complaint_id: str | None, event_id: str | None) -> None:
+    kind = document.get("type")
+    if "type" in document and kind not in EVENT_TYPES:
+        raise UnsupportedEvent(
+            f"unknown event type {kind!r}; expected one of {', '.join(EVENT_TYPES)}",
+            complaint_id=complaint_id,
+            event_id=event_id,
+        )
+    version = document.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise UnsupportedEvent(
+            f"schema_version {version} is newer than this build understands ({SCHEMA_VERSION}); "
+            "upgrade the workers first",
+            complaint_id=complaint_id,
+            event_id=event_id,
+        )
+
+
+def _why_undecodable(raw: bytes, error: orjson.JSONDecodeError) -> str:
+    if not raw:
+        return "empty message: expected a JSON event"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"not UTF-8 (invalid byte at position {bad.start}): events must be UTF-8 JSON"
+    return f"not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+
+
+def _text_or_none(value: object) -> str | None:
+    return value[:128] if isinstance(value, str) else None
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and part in EVENT_TYPES

@@ -1,0 +1,73 @@
+"""Every error complaintflow raises on purpose, as one tree.
+
+    ComplaintflowError
+    ├── Rejection                 an input message that cannot be accepted (goes to complaints.rejected)
+    │   ├── UndecodableEvent      not UTF-8, not JSON, or not a JSON object
+    │   ├── InvalidEvent          fields missing, of the wrong type, or out of range
+    │   ├── UnsupportedEvent      an unknown event type or a schema_version this build does not know
+    │   ├── ImpossibleTransition  the event is valid but cannot happen in the complaint's current stage
+    │   │   └── UnknownComplaint  an event for a complaint that was never received
+    │   └── ConflictingDuplicate  an event_id seen before, with different contents
+    └── ConfigurationError        settings or files an operator must fix before anything can run
+
+A `Rejection` carries a stable machine-readable `code` (what dashboards and `redrive` filter on)
+and a message that says what was expected and what arrived, in words a channel operator can act on.
+"""
+
+from __future__ import annotations
+
+
+class ComplaintflowError(Exception):
+    """Base of every error complaintflow raises deliberately."""
+
+
+class ConfigurationError(ComplaintflowError):
+    """Settings, policy or calendar files are wrong; the message says which and how to fix them."""
+
+
+class Rejection(ComplaintflowError):
+    """An input message that will not be accepted; it belongs on the rejected topic."""
+
+    code = "rejected"
+
+    def __init__(self, message: str, *, complaint_id: str | None = None, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message
+        self.complaint_id = complaint_id
+        self.event_id = event_id
+
+
+class UndecodableEvent(Rejection):
+    """The bytes are not UTF-8 JSON describing an object."""
+
+    code = "undecodable"
+
+
+class InvalidEvent(Rejection):
+    """The JSON does not match the wire contract (missing, extra or ill-typed fields)."""
+
+    code = "invalid"
+
+
+class UnsupportedEvent(Rejection):
+    """The event type or schema version is not one this build understands."""
+
+    code = "unsupported"
+
+
+class ImpossibleTransition(Rejection):
+    """The event is well formed but cannot happen in the complaint's current state."""
+
+    code = "impossible_transition"
+
+
+class UnknownComplaint(ImpossibleTransition):
+    """The event refers to a complaint whose `received` event has not been accepted."""
+
+    code = "unknown_complaint"
+
+
+class ConflictingDuplicate(Rejection):
+    """An `event_id` already accepted arrived again with different contents."""
+
+    code = "conflicting_duplicate"

@@ -1,0 +1,63 @@
+"""Field types of the wire contract that pydantic's defaults would accept too loosely.
+
+Money travels as a decimal string ("1500.00") so no amount ever passes through a float.
+Timestamps must carry a UTC offset: business time without one is ambiguous across stores.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+
+MONEY_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$"
+_MONEY = re.compile(MONEY_PATTERN)
+_OFFSET = re.compile(r"(Z|[+-][0-9]{2}:[0-9]{2})$")
+
+
+def _money_from_wire(value: object) -> Decimal:
+    if isinstance(value, Decimal) and value == value and value >= 0:
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f'an amount must be a decimal string like "1500.00" (CNY), got {type(value).__name__}')
+    if not _MONEY.fullmatch(value):
+        raise ValueError(f'an amount must look like "1500.00": digits, at most 2 decimals, no sign; got {value!r}')
+    return Decimal(value)
+
+
+def _timestamp_from_wire(value: object) -> datetime:
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a timestamp must be an ISO 8601 string with an offset, got {type(value).__name__}")
+    if not _OFFSET.search(value):
+        raise ValueError(f"a timestamp needs a UTC offset such as +08:00 or Z, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+    if parsed.utcoffset() is None:  # pragma: no cover - the regex above already requires one
+        raise ValueError(f"a timestamp needs a UTC offset, got {value!r}")
+    return parsed
+
+
+Money = Annotated[
+    Decimal,
+    PlainValidator(_money_from_wire),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN, "description": "CNY, decimal string"}),
+]
+"""A non-negative CNY amount, exact, written as a decimal string."""
+
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(_timestamp_from_wire),
+    PlainSerializer(lambda moment: moment.isoformat(), return_type=str),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "pattern": _OFFSET.pattern, "description": "ISO 8601 with offset"}
+    ),
+]
+"""A business timestamp with its UTC offset, kept as given (offset preserved)."""

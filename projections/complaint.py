@@ -1,0 +1,272 @@
+"""The complaint state machine: a pure fold `accept(state, event) -> state`.
+
+Stages: received → assigned → inspecting → ruled → paid → closed. Reassignment is allowed in
+any open stage, an unsatisfied follow-up reopens the complaint (back to `assigned`), and the
+department that first received a complaint owns it for good (DOMAIN.md R1).
+
+Idempotent by construction: the state remembers the fingerprint of every event it accepted, so a
+repeat returns the same state object (same `version`), and a reused `event_id` with different
+contents is a `ConflictingDuplicate`. Impossible events raise `ImpossibleTransition`. No clock,
+no I/O: the same events always give the same state.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import singledispatch
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from events.codec import fingerprint
+from events.errors import ConflictingDuplicate, ImpossibleTransition, UnknownComplaint
+from events.models import (
+    Assigned,
+    Category,
+    ComplaintEvent,
+    Customer,
+    FollowedUp,
+    Inspected,
+    Paid,
+    Received,
+    Ruled,
+    RuledData,
+)
+from events.types import Money, Timestamp
+
+Stage = Literal["received", "assigned", "inspecting", "ruled", "paid", "closed"]
+STAGES: tuple[Stage, ...] = ("received", "assigned", "inspecting", "ruled", "paid", "closed")
+
+
+class ComplaintState(BaseModel):
+    """Everything the system knows about one complaint after the events accepted so far."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    complaint_id: str
+    stage: Stage
+    owner_department: str
+    department: str
+    departments_seen: tuple[str, ...]
+    department_changes: int
+    handler: str | None
+    store: str
+    merchant: str | None
+    category: Category
+    claim_amount: Money
+    personal_injury: bool
+    media_involved: bool
+    customer: Customer
+    received_at: Timestamp
+    last_event_at: Timestamp
+    lab_inspection_pending: bool = False
+    ruling: RuledData | None = None
+    paid_amount: Money = Decimal("0")
+    satisfied: bool | None = None
+    version: int
+    applied: dict[str, str]
+    """event_id → fingerprint of every accepted event: the idempotency record."""
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage != "closed"
+
+
+def accept(state: ComplaintState | None, event: ComplaintEvent) -> ComplaintState:
+    """Fold one event into a complaint's state.
+
+    Returns `state` itself (same object, same version) when the event was accepted before.
+    Raises `UnknownComplaint`, `ImpossibleTransition` or `ConflictingDuplicate` otherwise.
+    """
+    if state is None:
+        if not isinstance(event, Received):
+            raise UnknownComplaint(
+                f"cannot apply '{event.type}' to complaint {event.complaint_id}: it was never received "
+                "(publish its 'received' event first, then redrive this one)",
+                complaint_id=event.complaint_id,
+                event_id=event.event_id,
+            )
+        return _opened(event, fingerprint(event))
+    digest = fingerprint(event)
+    known = state.applied.get(event.event_id)
+    if known == digest:
+        return state
+    if known is not None:
+        raise ConflictingDuplicate(
+            f"event_id {event.event_id} was already accepted for complaint {state.complaint_id} with different "
+            "contents; a correction needs a new event_id",
+            complaint_id=state.complaint_id,
+            event_id=event.event_id,
+        )
+    _require(state.is_open, state, event, "it is closed")
+    _require(
+        event.occurred_at >= state.received_at,
+        state,
+        event,
+        f"it happened before the complaint was received ({state.received_at.isoformat()})",
+    )
+    changes = _transition(event, state)
+    return state.model_copy(
+        update={
+            **changes,
+            "version": state.version + 1,
+            "applied": {**state.applied, event.event_id: digest},
+            "last_event_at": max(state.last_event_at, event.occurred_at),
+        }
+    )
+
+
+def replay(events: list[ComplaintEvent]) -> dict[str, ComplaintState]:
+    """Fold a whole history (events of many complaints, in log order); rejected events are skipped."""
+    states: dict[str, ComplaintState] = {}
+    for event in events:
+        try:
+            states[event.complaint_id] = accept(states.get(event.complaint_id), event)
+        except (ImpossibleTransition, ConflictingDuplicate):
+            continue
+    return states
+
+
+def _opened(event: Received, digest: str) -> ComplaintState:
+    data = event.data
+    return ComplaintState(
+        complaint_id=event.complaint_id,
+        stage="received",
+        owner_department=data.department,
+        department=data.department,
+        departments_seen=(data.department,),
+        department_changes=0,
+        handler=None,
+        store=data.store,
+        merchant=data.merchant,
+        category=data.category,
+        claim_amount=data.claim_amount,
+        personal_injury=data.personal_injury,
+        media_involved=data.media_involved,
+        customer=data.customer,
+        received_at=event.occurred_at,
+        last_event_at=event.occurred_at,
+        version=1,
+        applied={event.event_id: digest},
+    )
+
+
+@singledispatch
+def _transition(event: ComplaintEvent, state: ComplaintState) -> dict[str, Any]:
+    raise NotImplementedError(f"no transition rule for {type(event).__name__}")  # pragma: no cover
+
+
+@_transition.register
+def _(event: Received, state: ComplaintState) -> dict[str, Any]:
+    _require(False, state, event, f"it was already received (stage {state.stage})")
+    return {}  # pragma: no cover
+
+
+@_transition.register
+def _(event: Assigned, state: ComplaintState) -> dict[str, Any]:
+    department = event.data.department
+    moved = department != state.department
+    return {
+        "stage": "assigned" if state.stage == "received" else state.stage,
+        "department": department,
+        "handler": event.data.handler,
+        "department_changes": state.department_changes + int(moved),
+        "departments_seen": state.departments_seen
+        + ((department,) if department not in state.departments_seen else ()),
+    }
+
+
+@_transition.register
+def _(event: Inspected, state: ComplaintState) -> dict[str, Any]:
+    _require(state.stage != "received", state, event, "nobody is assigned yet (stage received)")
+    _require(state.stage != "paid", state, event, "it is already paid")
+    if event.data.kind == "lab" and event.data.status == "reported":
+        _require(state.lab_inspection_pending, state, event, "no lab inspection was requested")
+        return {"stage": "inspecting", "lab_inspection_pending": False}
+    if event.data.kind == "lab":
+        return {"stage": "inspecting", "lab_inspection_pending": True}
+    return {"stage": "inspecting"}
+
+
+@_transition.register
+def _(event: Ruled, state: ComplaintState) -> dict[str, Any]:
+    _require(state.stage != "received", state, event, "nobody is assigned yet (stage received)")
+    _require(state.stage != "paid", state, event, "it is already paid (reopen it with an unsatisfied follow-up)")
+    _require(not state.lab_inspection_pending, state, event, "a lab inspection is pending; rule after its report")
+    return {"stage": "ruled", "ruling": event.data}
+
+
+@_transition.register
+def _(event: Paid, state: ComplaintState) -> dict[str, Any]:
+    _require(state.stage in ("ruled", "paid"), state, event, f"there is no ruling yet (stage {state.stage})")
+    assert state.ruling is not None  # stage ruled/paid implies a ruling
+    _require(state.ruling.decision != "reject", state, event, "the ruling rejected the claim: nothing is owed")
+    return {"stage": "paid", "paid_amount": state.paid_amount + event.data.amount}
+
+
+@_transition.register
+def _(event: FollowedUp, state: ComplaintState) -> dict[str, Any]:
+    settled = state.stage == "paid" or (state.stage == "ruled" and not needs_payment(state.ruling))
+    _require(settled, state, event, f"it is not settled yet (stage {state.stage})")
+    if event.data.satisfied:
+        return {"stage": "closed", "satisfied": True}
+    return {"stage": "assigned", "satisfied": False}
+
+
+def needs_payment(ruling: RuledData | None) -> bool:
+    """A ruling that grants money must be paid before the complaint can be followed up."""
+    return ruling is not None and ruling.decision != "reject" and ruling.amount > 0
+
+
+def _require(condition: bool, state: ComplaintState, event: ComplaintEvent, why: str) -> None:
+    if not condition:
+        raise ImpossibleTransition(
+            f"cannot apply '{event.type}' to complaint {state.complaint_id}: {why}",
+            complaint_id=state.complaint_id,
+            event_id=event.event_id,
+        )
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: enough for a caller to recognise, not enough to dial."""
+    digits = phone.replace(" ", "").replace("-", "")
+    if len(digits) <= 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+
+
+def to_record(state: ComplaintState) -> dict[str, Any]:
+    """The read model published on `complaints.state`: no idempotency bookkeeping, phone masked."""
+    ruling = state.ruling
+    return {
+        "complaint_id": state.complaint_id,
+        "stage": state.stage,
+        "open": state.is_open,
+        "owner_department": state.owner_department,
+        "department": state.department,
+        "handler": state.handler,
+        "department_changes": state.department_changes,
+        "store": state.store,
+        "merchant": state.merchant,
+        "category": state.category,
+        "claim_amount": str(state.claim_amount),
+        "personal_injury": state.personal_injury,
+        "media_involved": state.media_involved,
+        "customer": {"name": state.customer.name, "phone": mask_phone(state.customer.phone)},
+        "lab_inspection_pending": state.lab_inspection_pending,
+        "ruling": None if ruling is None else ruling.model_dump(mode="json"),
+        "paid_amount": str(state.paid_amount),
+        "satisfied": state.satisfied,
+        "received_at": state.received_at.isoformat(),
+        "last_event_at": state.last_event_at.isoformat(),
+        "version": state.version,
+    }
+
+
+def dump_state(state: ComplaintState) -> bytes:
+    """Table codec: Faust tables keep bytes, never models."""
+    return state.model_dump_json().encode()
+
+
+def load_state(raw: bytes) -> ComplaintState:
+    return ComplaintState.model_validate_json(raw)

@@ -1,0 +1,86 @@
+"""Every Kafka topic complaintflow uses: name, key, value and settings, in one place.
+
+Services, tests, docs (`docs/asyncapi.yaml`) and deploy files all read this module, so a topic is
+named once. Faust's table changelogs are named here too, from the app id, so operators can
+create them up front with the right partition count (a table and its source topic must be
+co-partitioned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Cleanup = Literal["delete", "compact"]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its base name (before the configured prefix), what its keys and values are, and its config."""
+
+    name: str
+    key: str
+    value: str
+    purpose: str
+    cleanup: Cleanup = "delete"
+    retention_ms: int = -1
+    internal: bool = False
+    config: dict[str, str] = field(default_factory=dict)
+
+    def topic_config(self) -> dict[str, str]:
+        """Broker-side settings for creating the topic (retention -1 = keep for ever)."""
+        return {"cleanup.policy": self.cleanup, "retention.ms": str(self.retention_ms), **self.config}
+
+
+EVENTS = TopicSpec(
+    name="complaints.events",
+    key="complaint_id (UTF-8)",
+    value="ComplaintEvent JSON (events/schema/complaint-event.v1.json)",
+    purpose="System of record: every complaint event as published by the channels. Never compacted, never expires.",
+)
+STATE = TopicSpec(
+    name="complaints.state",
+    key="complaint_id (UTF-8)",
+    value="complaint read model JSON",
+    purpose="Latest read model of each complaint (compacted).",
+    cleanup="compact",
+)
+WORKLOAD = TopicSpec(
+    name="complaints.workload",
+    key="department (UTF-8)",
+    value="department workload JSON",
+    purpose="Latest workload of each department (compacted).",
+    cleanup="compact",
+)
+REJECTED = TopicSpec(
+    name="complaints.rejected",
+    key="the original message key, unchanged",
+    value="rejection JSON: reason, code, source position, original bytes (base64)",
+    purpose="Every message that could not be accepted, with the reason and the original bytes.",
+)
+ALERTS = TopicSpec(
+    name="complaints.alerts",
+    key="complaint_id (UTF-8)",
+    value="alert JSON",
+    purpose="SLA alerts and immediate notices.",
+)
+MEMBERSHIPS = TopicSpec(
+    name="complaints.workload-memberships",
+    key="department (UTF-8)",
+    value="Membership JSON (projections/workload.py)",
+    purpose="Internal repartition: each complaint's versioned standing in a department, for the workload agent.",
+    retention_ms=7 * 24 * 3600 * 1000,
+    internal=True,
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, STATE, WORKLOAD, REJECTED, ALERTS, MEMBERSHIPS)
+
+COMPLAINTS_TABLE = "complaints_by_id"
+MEMBERSHIPS_TABLE = "memberships_by_department"
+TABLES: dict[str, TopicSpec] = {COMPLAINTS_TABLE: EVENTS, MEMBERSHIPS_TABLE: MEMBERSHIPS}
+"""Each Faust table and the topic it is co-partitioned with."""
+
+
+def changelog_name(app_id: str, table: str) -> str:
+    """Faust's naming rule for a table's changelog topic."""
+    return f"{app_id}-{table}-changelog"
