@@ -93,3 +93,17 @@ def _text_or_none(value: object) -> str | None:
 
 def _is_union_tag(part: object) -> bool:
     return isinstance(part, str) and part in EVENT_TYPES
+
+
+def decode_keyed_event(key: bytes | None, raw: bytes) -> ComplaintEvent:
+    """Decode a message and check it is keyed by its complaint: state is partitioned by that key,
+    so an event under another key would be folded on the wrong partition."""
+    event = decode_event(raw)
+    if key != event.complaint_id.encode():
+        shown = "no key" if key is None else f"key {key.decode('utf-8', errors='replace')!r}"
+        raise InvalidEvent(
+            f"message has {shown}, but events must be keyed by their complaint_id {event.complaint_id!r}",
+            complaint_id=event.complaint_id,
+            event_id=event.event_id,
+        )
+    return event

@@ -1,0 +1,64 @@
+"""The Faust app, its topics and tables: the topology, built in one place from the settings.
+
+Every topic is raw bytes on the wire (our codecs live in events/ and projections/), and every
+table keeps raw bytes too: Faust cannot store pydantic models, and bytes keep the changelog
+format ours. Importing this module builds the app from the environment, as `faust -A` expects.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from services.settings import Settings
+from services.topics import COMPLAINTS_TABLE, EVENTS, MEMBERSHIPS, MEMBERSHIPS_TABLE, REJECTED, STATE, WORKLOAD
+
+settings = Settings()
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A Faust app wired for at-least-once processing with acks from all replicas."""
+    return faust.App(
+        settings.app_id,
+        broker=";".join(f"kafka://{server}" for server in settings.bootstrap_servers.split(",")),
+        store=settings.store,
+        datadir=settings.data_dir,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,  # `complaintflow topics` creates them, with the registry's settings
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+    )
+
+
+app = create_app(settings)
+
+
+def _raw_topic(name: str) -> faust.TopicT:
+    return app.topic(
+        settings.topic(name),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+
+
+events_topic = _raw_topic(EVENTS.name)
+state_topic = _raw_topic(STATE.name)
+workload_topic = _raw_topic(WORKLOAD.name)
+rejected_topic = _raw_topic(REJECTED.name)
+memberships_topic = _raw_topic(MEMBERSHIPS.name)
+
+complaints_by_id = app.Table(COMPLAINTS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
+"""complaint_id → ComplaintState bytes; co-partitioned with complaints.events."""
+
+memberships_by_department = app.Table(
+    MEMBERSHIPS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
+)
+"""department + US + complaint_id → Membership bytes; co-partitioned with the memberships topic."""

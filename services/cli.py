@@ -1,0 +1,138 @@
+"""`complaintflow`: the command line of the product.
+
+up         embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set) + topics + a worker + a demo
+worker     one Faust worker (creates missing topics first)
+topics     create or check every topic with the registry's settings
+publish    send events from a JSON-lines file, one event a line
+simulate   generate a realistic, seeded stream of complaints and send (or write) it
+tail       print the records of a topic
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from events.errors import ComplaintflowError
+from services.settings import Settings
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return int(arguments.command(settings, arguments) or 0)
+    except ComplaintflowError as error:
+        print(f"complaintflow: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _topics(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.admin import ensure_topics
+
+    for status in asyncio.run(ensure_topics(settings)):
+        print(f"{'created' if status.created else 'ok     '}  {status.name}  partitions={status.partitions}")
+    return 0
+
+
+def _worker(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.worker import run_worker
+
+    return run_worker(settings)
+
+
+def _publish(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.publish import publish_file
+
+    report = asyncio.run(publish_file(settings, Path(arguments.file), send_invalid=arguments.send_invalid))
+    for line, reason in report.failures:
+        print(f"line {line}: {reason}", file=sys.stderr)
+    print(f"sent {report.sent}, failed {len(report.failures)} (of {report.lines} lines)")
+    return 0 if not report.failures else 1
+
+
+def _simulate(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.simulate import simulate
+
+    from services.clients import send_events
+
+    start = arguments.start or datetime.now(CHINA).replace(microsecond=0) - timedelta(days=arguments.days_ago)
+    events = simulate(arguments.seed, arguments.complaints, start)
+    if arguments.output:
+        with open(arguments.output, "wb") as output:
+            count = sum(output.write(orjson.dumps(event) + b"\n") > 0 for event in events)
+        print(f"wrote {count} events of {arguments.complaints} complaints to {arguments.output}")
+        return 0
+    count = asyncio.run(send_events(settings, events, rate=arguments.rate))
+    print(f"sent {count} events of {arguments.complaints} complaints to {settings.topic('complaints.events')}")
+    return 0
+
+
+def _tail(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.clients import read_topic
+
+    async def show() -> None:
+        async for record in read_topic(settings, settings.topic(arguments.topic), follow=arguments.follow):
+            key = record.key.decode(errors="replace") if record.key else "-"
+            value = record.value.decode(errors="replace") if record.value else "null"
+            print(f"{record.partition}@{record.offset} {key} {value}", flush=True)
+
+    asyncio.run(show())
+    return 0
+
+
+def _up(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.up import run_up
+
+    return run_up(settings, complaints=arguments.complaints, rate=arguments.rate, seed=arguments.seed)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="complaintflow", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run everything locally and feed a demo (what `make run` runs)")
+    up.add_argument("--complaints", type=int, default=60, help="demo complaints to simulate (default 60)")
+    up.add_argument("--rate", type=float, default=20.0, help="demo events per second (default 20)")
+    up.add_argument("--seed", type=int, default=7)
+    up.set_defaults(command=_up)
+
+    commands.add_parser("worker", help="run one Faust worker").set_defaults(command=_worker)
+    commands.add_parser("topics", help="create or check the topics").set_defaults(command=_topics)
+
+    publish = commands.add_parser("publish", help="send events from a JSON-lines file")
+    publish.add_argument("file", help="one JSON event per line")
+    publish.add_argument(
+        "--send-invalid", action="store_true", help="send lines that fail validation too (to exercise rejection)"
+    )
+    publish.set_defaults(command=_publish)
+
+    simulate = commands.add_parser("simulate", help="generate a realistic seeded stream of complaints")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--complaints", type=int, default=100, help="number of complaints (default 100)")
+    simulate.add_argument("--rate", type=float, default=0.0, help="events per second; 0 = as fast as possible")
+    simulate.add_argument("--start", type=datetime.fromisoformat, help="business time of the first event (ISO 8601)")
+    simulate.add_argument("--days-ago", type=float, default=2.0, help="without --start: start this long ago")
+    simulate.add_argument("--output", help="write JSON lines to this file instead of sending")
+    simulate.set_defaults(command=_simulate)
+
+    tail = commands.add_parser("tail", help="print a topic's records (key and JSON value)")
+    tail.add_argument("topic", help="e.g. complaints.state, complaints.workload, complaints.rejected")
+    tail.add_argument("--follow", action="store_true", help="keep printing new records")
+    tail.set_defaults(command=_tail)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

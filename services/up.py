@@ -1,0 +1,70 @@
+"""`complaintflow up`: everything a newcomer needs, on one machine, stopped by one Ctrl-C.
+
+Starts the embedded Tansu broker (unless KAFKA_BOOTSTRAP_SERVERS points at a cluster), creates the
+topics, starts one worker in a child process, feeds a seeded demo stream, says where to look,
+and on Ctrl-C stops the worker first and the broker last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from services.simulate import simulate
+
+from services.admin import ensure_topics
+from services.broker import EmbeddedBroker
+from services.clients import send_events
+from services.settings import Settings
+
+
+def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> int:
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    broker = EmbeddedBroker(settings.embedded_broker_port, log_path=data_dir / "tansu.log")
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        if settings.uses_embedded_broker:
+            broker.start()
+            _say(f"embedded Tansu broker on {broker.bootstrap_servers} (in memory: nothing survives a restart)")
+        else:
+            _say(f"using the Kafka cluster at {settings.bootstrap_servers}")
+        for status in asyncio.run(ensure_topics(settings)):
+            _say(f"topic {status.name}: {'created' if status.created else 'exists'}, {status.partitions} partitions")
+        worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=dict(os.environ))
+        _say(f"worker started (pid {worker.pid}); feeding {complaints} demo complaints at {rate:g} events/s")
+        start = datetime.now().astimezone().replace(microsecond=0) - timedelta(days=2)
+        sent = asyncio.run(send_events(settings, simulate(seed, complaints, start), rate=rate))
+        _say(f"sent {sent} events. Where to look (in another terminal):")
+        for topic in ("complaints.state", "complaints.workload", "complaints.rejected"):
+            _say(f"    complaintflow tail {topic}")
+        _say("Ctrl-C stops the worker and the broker.")
+        return worker.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(worker)
+        broker.stop()
+        _say("stopped")
+
+
+def _stop(worker: subprocess.Popen[bytes] | None) -> None:
+    if worker is None or worker.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def _say(line: str) -> None:
+    print(f"[complaintflow] {line}", flush=True)

@@ -1,0 +1,19 @@
+"""Run one Faust worker: make sure the topics exist, then hand over to Faust's worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.admin import ensure_topics
+from services.settings import Settings
+
+
+def run_worker(settings: Settings) -> int:
+    asyncio.run(ensure_topics(settings))
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    import faust
+
+    from services.agents import app
+
+    faust.Worker(app, loglevel=settings.log_level).execute_from_commandline()
+    return 0

@@ -1,0 +1,119 @@
+"""The real thing: a Tansu broker from the pinned wheel, the topics, and a worker process.
+
+Session-scoped: one broker and one worker serve every integration test; tests keep out of each
+other's way by using their own complaint ids. Logs land in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.admin import ensure_topics
+from services.broker import EmbeddedBroker, free_port
+from services.clients import read_topic
+from services.settings import Settings
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with EmbeddedBroker(free_port(), log_path=ARTIFACTS / "tansu.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def worker_env(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "COMPLAINTFLOW_PARTITIONS": "4",
+        "COMPLAINTFLOW_SESSION_TIMEOUT_SECONDS": "6",
+        "COMPLAINTFLOW_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
+        "COMPLAINTFLOW_WEB_PORT": str(free_port()),
+        "COMPLAINTFLOW_LOG_LEVEL": "info",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(broker: EmbeddedBroker) -> Settings:
+    return Settings(kafka_bootstrap_servers=broker.bootstrap_servers, partitions=4)
+
+
+@pytest.fixture(scope="session")
+async def topics(settings: Settings) -> None:
+    await ensure_topics(settings)
+
+
+@pytest.fixture(scope="session")
+async def producer(settings: Settings, topics: None) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=False)
+    await client.start()
+    yield client
+    await client.stop()
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    worker_env: dict[str, str], topics: None, settings: Settings
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """One worker process for the session, started once the topics exist, stopped with SIGTERM."""
+    log = (ARTIFACTS / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "worker"], env=worker_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+@pytest.fixture
+def new_id() -> Callable[[str], str]:
+    """Fresh ids, so tests sharing the session's topics never see each other's complaints."""
+    return lambda prefix="C": f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def send(producer: AIOKafkaProducer, settings: Settings, key: bytes | None, value: bytes) -> None:
+    await producer.send_and_wait(settings.topic("complaints.events"), key=key, value=value)
+
+
+async def wait_for_record(
+    settings: Settings,
+    topic: str,
+    matches: Callable[[bytes | None, dict[str, Any]], bool],
+    *,
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    """The last record on `topic` that `matches`, waiting until one appears (or failing with what was seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = None
+        async for record in read_topic(settings, settings.topic(topic)):
+            value = orjson.loads(record.value) if record.value else {}
+            if matches(record.key, value):
+                found = value
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no matching record on {topic} within {timeout:.0f} s")
+        await asyncio.sleep(0.3)
