@@ -56,7 +56,9 @@ def render() -> str:
 
 def main(argv: Sequence[str] | None = None, *, path: Path = SCHEMA_PATH) -> int:
     """Print, write or check the committed schema; returns the exit status (1 = stale)."""
-    parser = argparse.ArgumentParser(prog="python -m events.schema", description="The JSON Schema of the wire contract.")
+    parser = argparse.ArgumentParser(
+        prog="python -m events.schema", description="The JSON Schema of the wire contract."
+    )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", action="store_true", help=f"regenerate {SCHEMA_FILE}")
     action.add_argument("--check", action="store_true", help=f"exit 1 if {SCHEMA_FILE} differs from the models")

@@ -63,9 +63,8 @@ def _publish(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _simulate(settings: Settings, arguments: argparse.Namespace) -> int:
-    from services.simulate import simulate
-
     from services.clients import send_events
+    from services.simulate import simulate
 
     start = arguments.start or datetime.now(CHINA).replace(microsecond=0) - timedelta(days=arguments.days_ago)
     events = simulate(arguments.seed, arguments.complaints, start)

@@ -16,12 +16,11 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from services.simulate import simulate
-
 from services.admin import ensure_topics
 from services.broker import EmbeddedBroker
 from services.clients import send_events
 from services.settings import Settings
+from services.simulate import simulate
 
 
 def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> int:

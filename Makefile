@@ -1,0 +1,42 @@
+# complaintflow: `make run` and `make test` work on a fresh clone (they set everything up first).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test lint unit integration schema clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## Run the embedded broker, the topics, one worker and a demo stream; Ctrl-C stops it all.
+run: install
+	$(BIN)/complaintflow up
+
+## Lint, type-check, import contracts, schema freshness, then the whole test suite.
+test: lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m events.schema --check
+
+unit: install
+	$(BIN)/pytest tests/unit tests/property
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+## Regenerate the committed JSON Schema of the wire contract after changing events/models.py.
+schema: install
+	$(BIN)/python -m events.schema --write
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts .complaintflow
