@@ -1,0 +1,148 @@
+"""SLA clocks: a pure fold of events into start/pause/restart/stop instants, and a pure evaluation
+of those instants at a given `now` (DOMAIN.md R2, R3, R5, R6, R8, R11, R12).
+
+`track(sla, event, complaint, policy)` records instants from `occurred_at` (business time, so a
+late event is judged by when it happened). `evaluate(...)` and `due_alerts(...)` take `now` as an
+argument: live mode passes the wall clock, replay passes event time or `--as-of`, and the same
+inputs give the same answer. Each restart opens a new period; an alert is due once per complaint,
+clock, kind and level, at the first instant any period reached it. An alert raised earlier that is
+no longer due (a late event changed the facts) is answered with a `retracted` alert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from events.models import ComplaintEvent
+from projections.complaint import ComplaintState
+from projections.policy import ClockPolicy, Policy, Trigger
+
+Status = Literal["running", "at_risk", "paused", "met", "breached"]
+AlertKind = Literal["at_risk", "breached", "escalated", "personal_injury", "major_claim", "buck_passing", "retracted"]
+
+
+class WorkingDays(Protocol):
+    def add_working_days(self, start: datetime, days: int) -> datetime: ...
+
+
+class Period(BaseModel):
+    """One run of a clock, from its start (or a restart) to the next restart or its stop."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    started_at: datetime
+    paused_seconds: float = 0.0
+    paused_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class ClockRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    periods: tuple[Period, ...]
+    stopped_at: datetime | None = None
+
+
+class SlaState(BaseModel):
+    """What the SLA engine remembers of one complaint: its pinned policy, clock instants, notices,
+    and every alert already raised (so none is raised twice)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    policy_version: str
+    clocks: dict[str, ClockRecord] = {}
+    notices: dict[str, datetime] = {}
+    raised: dict[str, datetime] = {}
+    """alert_id → due_at of every alert raised and not retracted."""
+
+
+class ClockView(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    status: Status
+    deadline: datetime | None
+    remaining_seconds: float
+    escalation_level: int
+
+
+class Alert(BaseModel):
+    """An alert as the core sees it: `raised_at` is added by whoever emits it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    alert_id: str
+    complaint_id: str
+    kind: AlertKind
+    clock: str | None
+    level: int
+    deadline: datetime | None
+    due_at: datetime
+    reason: str
+
+
+def opened(policy: Policy) -> SlaState:
+    """A new complaint is judged by the policy in force when it was received, for good."""
+    return SlaState(policy_version=policy.version)
+
+
+def track(sla: SlaState, event: ComplaintEvent, complaint: ComplaintState, policy: Policy) -> SlaState:
+    """Record the instants `event` means for each clock and the notices it makes due."""
+    clocks = dict(sla.clocks)
+    for clock in policy.clocks:
+        if clock.only_categories is not None and complaint.category not in clock.only_categories:
+            continue
+        record = _step(clock, clocks.get(clock.name), event)
+        if record is not None:
+            clocks[clock.name] = record
+    notices = dict(sla.notices)
+    for kind in _notices(complaint, policy):
+        notices.setdefault(kind, event.occurred_at)
+    return sla.model_copy(update={"clocks": clocks, "notices": notices})
+
+
+def _step(clock: ClockPolicy, record: ClockRecord | None, event: ComplaintEvent) -> ClockRecord | None:
+    at = event.occurred_at
+    if record is None:
+        return ClockRecord(periods=(Period(started_at=at),)) if _any(clock.start, event) else None
+    if record.stopped_at is not None:
+        return record
+    current = record.periods[-1]
+    if _any(clock.stop, event):
+        return record.model_copy(update={"periods": (*record.periods[:-1], _ended(current, at)), "stopped_at": at})
+    if _any(clock.restart, event):
+        return record.model_copy(update={"periods": (*record.periods[:-1], _ended(current, at), Period(started_at=at))})
+    if _any(clock.pause, event) and current.paused_at is None:
+        return record.model_copy(
+            update={"periods": (*record.periods[:-1], current.model_copy(update={"paused_at": at}))}
+        )
+    if _any(clock.resume, event) and current.paused_at is not None:
+        return record.model_copy(update={"periods": (*record.periods[:-1], _resumed(current, at))})
+    return record
+
+
+def _ended(period: Period, at: datetime) -> Period:
+    return (
+        _resumed(period, at).model_copy(update={"ended_at": at})
+        if period.paused_at
+        else period.model_copy(update={"ended_at": at})
+    )
+
+
+def _resumed(period: Period, at: datetime) -> Period:
+    assert period.paused_at is not None
+    paused = max(0.0, (at - period.paused_at).total_seconds())
+    return period.model_copy(update={"paused_at": None, "paused_seconds": period.paused_seconds + paused})
+
+
+def _any(triggers: list[Trigger], event: ComplaintEvent) -> bool:
+    return any(trigger.matches(event) for trigger in triggers)
+
+
+def _notices(complaint: ComplaintState, policy: Policy) -> list[str]:
+    kinds = []
+    if complaint.personal_injury or complaint.category == "personal_injury":
+        kinds.append("personal_injury")
+    if complaint.claim_amount > policy.major_claim_threshold:
+        kinds.append("major_claim")
+    if complaint.department_changes >= policy.buck_passing_department_changes:
+        kinds.append("buck_passing")
+    return kinds

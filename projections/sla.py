@@ -1,0 +1,243 @@
+"""Evaluate a complaint's clocks at `now`: statuses, deadlines, escalation, and the alerts due.
+
+Pure: the same SLA state, complaint, policy and `now` always give the same views and alerts.
+Thresholds of a period: at_risk at the warning ratio of its budget, breached at its deadline,
+escalation level k at deadline + `after` of level k; a threshold counts once the period's running
+time reached it (a pause or stop freezes the period, a restart opens a new one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
+from projections.complaint import ComplaintState
+from projections.policy import ClockPolicy, Policy
+
+
+@dataclass(frozen=True)
+class _Threshold:
+    kind: str
+    level: int
+    at: datetime
+    deadline: datetime
+    notify: str | None = None
+
+
+def evaluate(
+    sla: SlaState, complaint: ComplaintState, policy: Policy, now: datetime, calendar: WorkingDays | None = None
+) -> list[ClockView]:
+    """Every started clock as it stands at `now`, in policy order."""
+    views = []
+    for clock in policy.clocks:
+        record = sla.clocks.get(clock.name)
+        if record is not None:
+            views.append(_view(clock, record, complaint, now, calendar, policy))
+    return views
+
+
+def due_alerts(
+    sla: SlaState, complaint: ComplaintState, policy: Policy, now: datetime, calendar: WorkingDays | None = None
+) -> list[Alert]:
+    """Every alert due at `now`, each at the first instant it became due, sorted by (due_at, id)."""
+    alerts: dict[str, Alert] = {}
+    for clock in policy.clocks:
+        record = sla.clocks.get(clock.name)
+        if record is None:
+            continue
+        for index, period in enumerate(record.periods):
+            for threshold in _thresholds(clock, record, index, complaint, calendar, policy):
+                if threshold.at <= _horizon(period, now):
+                    _keep_first(alerts, _clock_alert(complaint, clock, threshold))
+    for kind, at in sla.notices.items():
+        if at <= now:
+            _keep_first(alerts, _notice(complaint, policy, kind, at))
+    return sorted(alerts.values(), key=lambda alert: (alert.due_at, alert.alert_id))
+
+
+def next_due_at(
+    sla: SlaState, complaint: ComplaintState, policy: Policy, now: datetime, calendar: WorkingDays | None = None
+) -> datetime | None:
+    """The next instant after `now` at which a running clock crosses a threshold: what a timer
+    must index, so it never evaluates every clock every second."""
+    upcoming = []
+    for clock in policy.clocks:
+        record = sla.clocks.get(clock.name)
+        if record is None or record.stopped_at is not None or record.periods[-1].paused_at is not None:
+            continue
+        index = len(record.periods) - 1
+        upcoming += [t.at for t in _thresholds(clock, record, index, complaint, calendar, policy) if t.at > now]
+    return min(upcoming, default=None)
+
+
+def changes(sla: SlaState, due: list[Alert]) -> tuple[list[Alert], list[Alert]]:
+    """(alerts to raise now, retractions of raised alerts that are no longer due)."""
+    due_ids = {alert.alert_id for alert in due}
+    new = [alert for alert in due if alert.alert_id not in sla.raised]
+    retracted = [
+        _retraction(alert_id, due_at) for alert_id, due_at in sorted(sla.raised.items()) if alert_id not in due_ids
+    ]
+    return new, retracted
+
+
+def record_raised(sla: SlaState, new: list[Alert], retracted: list[Alert]) -> SlaState:
+    """Remember what was raised (and forget what was retracted), so nothing is raised twice."""
+    raised = {
+        alert_id: at
+        for alert_id, at in sla.raised.items()
+        if f"{alert_id}:retracted" not in {r.alert_id for r in retracted}
+    }
+    raised.update({alert.alert_id: alert.due_at for alert in new})
+    return sla.model_copy(update={"raised": raised})
+
+
+def _view(
+    clock: ClockPolicy,
+    record: ClockRecord,
+    complaint: ComplaintState,
+    now: datetime,
+    calendar: WorkingDays | None,
+    policy: Policy,
+) -> ClockView:
+    level = max(
+        (
+            threshold.level
+            for index, period in enumerate(record.periods)
+            for threshold in _thresholds(clock, record, index, complaint, calendar, policy)
+            if threshold.kind == "escalated" and threshold.at <= _horizon(period, now)
+        ),
+        default=0,
+    )
+    at_risk, breached, *_ = _thresholds(clock, record, len(record.periods) - 1, complaint, calendar, policy)
+    deadline, current = breached.at, record.periods[-1]
+    if record.stopped_at is not None:
+        remaining = (deadline - record.stopped_at).total_seconds()
+        status: Status = "met" if remaining >= 0 else "breached"
+    elif current.paused_at is not None:
+        remaining, status = (deadline - current.paused_at).total_seconds(), "paused"
+    else:
+        remaining = (deadline - now).total_seconds()
+        status = "breached" if remaining < 0 else "at_risk" if now >= at_risk.at else "running"
+    return ClockView(
+        name=clock.name,
+        status=status,
+        deadline=None if status == "paused" else deadline,
+        remaining_seconds=remaining,
+        escalation_level=level,
+    )
+
+
+def _thresholds(
+    clock: ClockPolicy,
+    record: ClockRecord,
+    index: int,
+    complaint: ComplaintState,
+    calendar: WorkingDays | None,
+    policy: Policy,
+) -> list[_Threshold]:
+    period = record.periods[index]
+    deadline = _deadline(clock, record, index, complaint, calendar)
+    ratio = clock.warning_ratio or policy.warning_ratio
+    warning_at = (
+        period.started_at
+        + timedelta(seconds=period.paused_seconds)
+        + (deadline - period.started_at - timedelta(seconds=period.paused_seconds)) * ratio
+    )
+    return [
+        _Threshold("at_risk", 0, warning_at, deadline),
+        _Threshold("breached", 0, deadline, deadline),
+        *_escalations(clock, deadline),
+    ]
+
+
+def _escalations(clock: ClockPolicy, deadline: datetime) -> list[_Threshold]:
+    return [
+        _Threshold("escalated", step.level, deadline + timedelta(seconds=step.after), deadline, step.notify)
+        for step in clock.escalation
+    ]
+
+
+def _deadline(
+    clock: ClockPolicy, record: ClockRecord, index: int, complaint: ComplaintState, calendar: WorkingDays | None
+) -> datetime:
+    period = record.periods[index]
+    budget = clock.budget_for(complaint.claim_amount, complaint.category, restarted=index > 0)
+    if clock.calendar == "working_days":
+        if calendar is None:
+            raise ValueError(f"clock {clock.name} counts working days: pass the working-day calendar")
+        base = calendar.add_working_days(period.started_at, round(budget / 86400))
+    else:
+        base = period.started_at + timedelta(seconds=budget)
+    return base + timedelta(seconds=period.paused_seconds)
+
+
+def _horizon(period: Period, now: datetime) -> datetime:
+    """How far a period's running time reaches at `now`: its end, the start of its pause, or now."""
+    frozen = period.ended_at or period.paused_at
+    return now if frozen is None else min(now, frozen)
+
+
+def _keep_first(alerts: dict[str, Alert], alert: Alert) -> None:
+    if alert.alert_id not in alerts or alert.due_at < alerts[alert.alert_id].due_at:
+        alerts[alert.alert_id] = alert
+
+
+def _clock_alert(complaint: ComplaintState, clock: ClockPolicy, threshold: _Threshold) -> Alert:
+    deadline = threshold.deadline.isoformat()
+    reasons = {
+        "at_risk": f"{clock.name} clock is at risk: most of its budget is used, deadline {deadline}",
+        "breached": f"{clock.name} clock breached: its deadline {deadline} passed before it was settled",
+        "escalated": (
+            f"{clock.name} clock still not settled after its deadline {deadline}: "
+            f"report to {threshold.notify} (level {threshold.level})"
+        ),
+    }
+    return Alert(
+        alert_id=f"{complaint.complaint_id}:{clock.name}:{threshold.kind}:{threshold.level}",
+        complaint_id=complaint.complaint_id,
+        kind=threshold.kind,
+        clock=clock.name,
+        level=threshold.level,
+        deadline=threshold.deadline,
+        due_at=threshold.at,
+        reason=reasons[threshold.kind],
+    )
+
+
+def _notice(complaint: ComplaintState, policy: Policy, kind: str, at: datetime) -> Alert:
+    changed, owner = complaint.department_changes, complaint.owner_department
+    reasons = {
+        "personal_injury": (
+            "R6 personal injury: notify the duty manager and the relevant departments at once; report to the insurer"
+        ),
+        "major_claim": (
+            f"R5 major claim: {complaint.claim_amount} CNY is above {policy.major_claim_threshold} CNY; "
+            "report to senior management level by level"
+        ),
+        "buck_passing": f"R12 buck passing: the handling department changed {changed} times (owner {owner})",
+    }
+    return Alert(
+        alert_id=f"{complaint.complaint_id}:-:{kind}:0",
+        complaint_id=complaint.complaint_id,
+        kind=kind,
+        clock=None,
+        level=0,
+        deadline=None,
+        due_at=at,
+        reason=reasons[kind],
+    )
+
+
+def _retraction(alert_id: str, due_at: datetime) -> Alert:
+    complaint_id, clock, kind, level = alert_id.rsplit(":", 3)
+    return Alert(
+        alert_id=f"{alert_id}:retracted",
+        complaint_id=complaint_id,
+        kind="retracted",
+        clock=None if clock == "-" else clock,
+        level=int(level),
+        deadline=None,
+        due_at=due_at,
+        reason=f"retracts {alert_id}: a late event shows the {kind} alert was not due after all",
+    )
