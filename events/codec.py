@@ -54,7 +54,10 @@ def describe_problems(error: ValidationError) -> str:
     """Every validation problem as `field.path: message`, joined; what the sender must fix."""
     problems = []
     for problem in error.errors(include_url=False):
-        location = ".".join(str(part) for part in problem["loc"] if not _is_union_tag(part)) or "(event)"
+        parts = problem["loc"]
+        if parts and _is_union_tag(parts[0]):  # the discriminator's branch, not a field
+            parts = parts[1:]
+        location = ".".join(str(part) for part in parts) or "(event)"
         problems.append(f"{location}: {problem['msg']}")
     return "; ".join(problems)
 
@@ -62,8 +65,9 @@ def describe_problems(error: ValidationError) -> str:
 def _check_supported(document: dict[str, Any], complaint_id: str | None, event_id: str | None) -> None:
     kind = document.get("type")
     if "type" in document and kind not in EVENT_TYPES:
+        shown = repr(kind[:64]) if isinstance(kind, str) else _shown_scalar(kind)
         raise UnsupportedEvent(
-            f"unknown event type {kind!r}; expected one of {', '.join(EVENT_TYPES)}",
+            f"unknown event type {shown}; expected one of {', '.join(EVENT_TYPES)}",
             complaint_id=complaint_id,
             event_id=event_id,
         )
@@ -85,6 +89,13 @@ def _why_undecodable(raw: bytes, error: orjson.JSONDecodeError) -> str:
     except UnicodeDecodeError as bad:
         return f"not UTF-8 (invalid byte at position {bad.start}): events must be UTF-8 JSON"
     return f"not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+
+
+def _shown_scalar(value: object) -> str:
+    """repr() of a scalar; containers only by kind (a 1,000-deep array would exhaust repr's recursion)."""
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    return "(a JSON array)" if isinstance(value, list) else "(a JSON object)"
 
 
 def _text_or_none(value: object) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
 from events.types import Money, Timestamp
 
@@ -19,6 +19,15 @@ SCHEMA_VERSION = 1
 Identifier = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128, strip_whitespace=False)]
 Text = Annotated[str, StringConstraints(strict=True, max_length=4000)]
 Name = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)]
+
+
+def _exactly_an_integer(value: object) -> object:
+    if type(value) is not int:  # JSON true and 1.0 compare equal to 1; they are not version 1
+        raise ValueError(f"schema_version must be the integer 1, got {type(value).__name__}")
+    return value
+
+
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_exactly_an_integer)]
 
 Channel = Literal["hotline", "counter", "web", "wechat"]
 Category = Literal["quality", "service", "delivery", "installation", "price", "facility", "personal_injury", "other"]
@@ -86,7 +95,7 @@ class _Envelope(_Strict):
     occurred_at: Timestamp = Field(description="Business time, with its UTC offset.")
     source: Channel
     actor: Name
-    schema_version: Literal[1]
+    schema_version: SchemaVersion
 
 
 class Received(_Envelope):

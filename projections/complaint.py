@@ -61,7 +61,8 @@ class ComplaintState(BaseModel):
     last_event_at: Timestamp
     lab_inspection_pending: bool = False
     ruling: RuledData | None = None
-    paid_amount: Money = Decimal("0")
+    paid_amount: Decimal = Decimal("0")
+    """The sum of payments: unbounded, unlike a single wire amount."""
     satisfied: bool | None = None
     version: int
     applied: dict[str, str]

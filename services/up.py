@@ -8,7 +8,6 @@ and on Ctrl-C stops the worker first and the broker last.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -17,13 +16,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from services.admin import ensure_topics
-from services.broker import EmbeddedBroker
+from services.broker import EmbeddedBroker, stop_process
 from services.clients import send_events
 from services.settings import Settings
 from services.simulate import simulate
 
 
 def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> int:
+    _stop_on_signals()
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     broker = EmbeddedBroker(settings.embedded_broker_port, log_path=data_dir / "tansu.log")
@@ -48,21 +48,20 @@ def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> in
     except KeyboardInterrupt:
         return 0
     finally:
-        _stop(worker)
+        stop_process(worker, grace_seconds=20)
         broker.stop()
         _say("stopped")
 
 
-def _stop(worker: subprocess.Popen[bytes] | None) -> None:
-    if worker is None or worker.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both mean "stop everything cleanly", even when the shell that started us
+    marked SIGINT as ignored (as non-interactive shells do for background jobs)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _say(line: str) -> None:
