@@ -130,3 +130,20 @@ def test_alerts_are_raised_once_and_retracted_when_a_late_event_removes_them() -
     sla = track(sla, event, state, POLICY)
     new, retracted = changes(sla, due_alerts(sla, state, POLICY, now))
     assert "C-8:ruling:breached:0:retracted" in {a.alert_id for a in retracted}
+
+
+def test_working_day_clocks_count_across_a_weekend_and_a_holiday() -> None:
+    from projections.calendar import parse_calendar
+
+    calendar = parse_calendar((Path(__file__).resolve().parents[2] / "projections/data/calendar-cn.toml").read_text())
+    reported = T0.replace(year=2025, month=9, day=30, hour=10)  # Tuesday before the National Day holiday
+    state, sla = fold(
+        received("C-9", at=reported - minutes(60)),
+        assigned("C-9", "服装部", at=reported - minutes(50)),
+        inspected("C-9", "site", "reported", at=reported)
+        | {"data": {"kind": "site", "status": "reported", "findings": "色牢度不合格", "liable_party": "manufacturer"}},
+    )
+    views = {view.name: view for view in evaluate(sla, state, POLICY, reported, calendar)}
+    # 3 working days: Oct 1-8 are off, Sat Oct 11 is a 调休 working day → Oct 9, 10, 11.
+    assert views["containment"].deadline == reported.replace(month=10, day=11)
+    assert views["corrective"].deadline == reported.replace(month=10, day=21)
