@@ -1,0 +1,135 @@
+"""Whatever arrives on the wire, decode_event and accept answer with an event, a state or a Rejection.
+
+Anything else escaping (KeyError, RecursionError, a pydantic ValidationError...) would crash the
+agent on a poison message instead of sending it to `complaints.rejected`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import (
+    complaint_sets,
+    field_paths,
+    histories,
+    interleaved,
+    json_values,
+    misplaced,
+    mutated,
+    plausible_values,
+    replaced,
+    wire,
+)
+
+from events.codec import decode_event, encode_event, fingerprint
+from events.errors import Rejection
+from events.models import ComplaintEvent
+from projections.complaint import ComplaintState, accept
+
+DECODE_CODES = {"undecodable", "invalid", "unsupported"}
+ACCEPT_CODES = {"impossible_transition", "unknown_complaint", "conflicting_duplicate"}
+FUZZ = settings(max_examples=200, deadline=None)
+ENVELOPE_KEYS = ("event_id", "complaint_id", "occurred_at", "source", "actor", "schema_version", "type", "data")
+
+
+def decoded_or_rejected(raw: bytes) -> ComplaintEvent | None:
+    """The event, or None when it was rejected as it should be: a known code and a message to act on."""
+    try:
+        event = decode_event(raw)
+    except Rejection as rejection:
+        assert rejection.code in DECODE_CODES
+        assert str(rejection).strip()
+        return None
+    assert decode_event(encode_event(event)) == event
+    return event
+
+
+@FUZZ
+@given(raw=st.binary(max_size=300))
+def test_arbitrary_bytes_are_decoded_or_rejected(raw):
+    decoded_or_rejected(raw)
+
+
+@FUZZ
+@given(value=json_values)
+def test_arbitrary_json_values_are_decoded_or_rejected(value):
+    decoded_or_rejected(orjson.dumps(value))
+
+
+@FUZZ
+@given(document=st.dictionaries(st.sampled_from(ENVELOPE_KEYS), json_values | plausible_values))
+def test_objects_with_the_envelope_keys_and_random_values_are_decoded_or_rejected(document):
+    decoded_or_rejected(orjson.dumps(document))
+
+
+@FUZZ
+@given(history=histories(max_steps=8), data=st.data())
+def test_valid_events_with_a_field_replaced_dropped_or_added_are_decoded_or_rejected(history, data):
+    original = data.draw(st.sampled_from(history.events))
+
+    broken = data.draw(mutated(original))
+
+    decoded_or_rejected(orjson.dumps(broken))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    history=histories(max_steps=6),
+    data=st.data(),
+    depth=st.integers(1, 1100),
+    container=st.sampled_from(((b"[", b"", b"]"), (b'{"k":', b"null", b"}"))),
+)
+def test_deeply_nested_json_in_any_field_is_decoded_or_rejected(history, data, depth, container):
+    # `type` itself is left out here: a deeply nested `type` is a known bug with its own xfail test
+    # (tests/unit/test_codec.py::test_a_deeply_nested_type_is_rejected_not_a_crash).
+    original = data.draw(st.sampled_from(history.events))
+    path = data.draw(st.sampled_from([path for path in field_paths(original) if path != ("type",)]))
+    opening, leaf, closing = container
+    marked = orjson.dumps(replaced(original, path, "\u2603deep\u2603"))
+
+    raw = marked.replace(orjson.dumps("\u2603deep\u2603"), opening * depth + leaf + closing * depth)
+
+    decoded_or_rejected(raw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(complaints=complaint_sets(max_size=3, max_steps=10), data=st.data())
+def test_accept_answers_mutated_events_with_a_state_or_a_rejection(complaints, data):
+    log: list[dict[str, Any]] = data.draw(interleaved(complaints))
+    for index in data.draw(st.lists(st.integers(0, len(log) - 1), max_size=3, unique=True)):
+        broken = data.draw(mutated(log[index]) | misplaced(log))
+        if data.draw(st.booleans(), label="keep the original too"):
+            log.insert(index + 1, broken)
+        else:
+            log[index] = broken
+    states: dict[str, ComplaintState] = {}
+
+    for document in log:
+        event = decoded_or_rejected(orjson.dumps(document))
+        if event is None:
+            continue
+        try:
+            states[event.complaint_id] = accept(states.get(event.complaint_id), event)
+        except Rejection as rejection:
+            assert rejection.code in ACCEPT_CODES
+            assert rejection.event_id == event.event_id
+
+    for complaint_id, state in states.items():
+        assert state.complaint_id == complaint_id
+        assert state.version == len(state.applied)
+
+
+@FUZZ
+@given(history=histories(max_steps=10))
+def test_every_valid_event_round_trips_through_its_canonical_form(history):
+    for document in history.events:
+        event = decode_event(wire(document))
+
+        again = decode_event(encode_event(event))
+
+        assert again == event
+        assert fingerprint(again) == fingerprint(event)
+        assert orjson.loads(encode_event(event))["data"].keys() >= document["data"].keys()
