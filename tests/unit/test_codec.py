@@ -235,6 +235,13 @@ def test_an_unknown_event_type_is_unsupported_and_lists_the_known_ones(kind):
     assert (error.complaint_id, error.event_id) == ("C-9", "E-9")
 
 
+def test_a_very_long_unknown_type_is_shown_cut_short():
+    error = rejection_of(wire(with_field(assigned(), "type", "x" * 10_000)))
+
+    assert type(error) is UnsupportedEvent
+    assert len(str(error)) < 300
+
+
 @pytest.mark.parametrize("version", [2, 17])
 def test_a_future_schema_version_is_unsupported_and_says_to_upgrade(version):
     error = rejection_of(wire(received(schema_version=version)))
@@ -258,6 +265,7 @@ def test_a_schema_version_that_is_not_the_integer_one_is_invalid(version):
     error = rejection_of(wire(received(schema_version=version)))
 
     assert type(error) is InvalidEvent
+    assert str(error).startswith("schema_version: ")
 
 
 @pytest.mark.parametrize("moment", ["2024-05-01T10:00:00", "2024-05-01 10:00", "2024-05-01T10:00:00z"])
@@ -295,7 +303,8 @@ def test_a_deeply_nested_type_is_rejected_not_a_crash(opening, closing):
 
     error = rejection_of(raw)
 
-    assert error.code == "unsupported"
+    assert type(error) is UnsupportedEvent
+    assert str(error).startswith("unknown event type (a JSON ")
 
 
 # --- the canonical form ---------------------------------------------------------------------

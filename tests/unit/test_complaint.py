@@ -432,4 +432,6 @@ def test_a_state_whose_payments_add_up_past_twelve_digits_still_loads():
     state = fold(received(claim_amount=biggest), assigned(), ruled(amount=biggest), paid(amount=biggest))
     state = fold(paid(amount=biggest), state=state)
 
+    assert state.paid_amount == Decimal("1999999999999.98")
+    assert to_record(state)["paid_amount"] == "1999999999999.98"
     assert load_state(dump_state(state)) == state
