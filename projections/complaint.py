@@ -229,11 +229,13 @@ def _require(condition: bool, state: ComplaintState, event: ComplaintEvent, why:
 
 
 def mask_phone(phone: str) -> str:
-    """138****5678: enough for a caller to recognise, not enough to dial."""
+    """138****5678: enough for a caller to recognise, not enough to dial. A number shorter than
+    a mobile's 11 digits shows only its last two, so at least half of it is always hidden."""
     digits = phone.replace(" ", "").replace("-", "")
-    if len(digits) <= 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    if len(digits) >= 11:
+        return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    shown = 2 if len(digits) >= 4 else 0
+    return "*" * (len(digits) - shown) + digits[len(digits) - shown :]
 
 
 def to_record(state: ComplaintState) -> dict[str, Any]:

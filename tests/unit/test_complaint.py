@@ -403,10 +403,20 @@ def test_to_record_masks_the_phone_and_carries_what_dashboards_need():
         ("138-1234-5678", "138****5678"),
         ("138 1234 5678", "138****5678"),
         ("110", "***"),
+        ("62345678", "******78"),
+        ("+8613812345678", "+86*******5678"),
     ],
 )
 def test_mask_phone_keeps_only_the_first_three_and_last_four_digits(phone, masked):
     assert mask_phone(phone) == masked
+
+
+@pytest.mark.parametrize("phone", ["1", "1234", "62345678", "0755-2345678", "13812345678", "008613812345678"])
+def test_mask_phone_hides_at_least_four_digits_or_half_of_a_short_number(phone):
+    digits = phone.replace("-", "")
+    hidden = mask_phone(phone).count("*")
+
+    assert hidden >= 4 or hidden * 2 >= len(digits)
 
 
 def test_dump_and_load_state_round_trip_every_field():
