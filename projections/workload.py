@@ -11,17 +11,20 @@ are always rebuildable from the memberships alone (`rebuild`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from projections.complaint import ComplaintState, Stage
 
 UNASSIGNED = "(unassigned)"
+Standing = Literal["ok", "at_risk", "breached"]
 
 
 class Membership(BaseModel):
-    """What one complaint contributes to one department, as of the complaint's `version`."""
+    """What one complaint contributes to one department, as of the complaint's `version` (its
+    case revision in the live system, which also grows when an alert changes its standing)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -32,6 +35,9 @@ class Membership(BaseModel):
     owned: bool
     stage: Stage
     handler: str | None
+    standing: Standing = "ok"
+    """The complaint's worst clock: at_risk or breached (counted where it is handled)."""
+    received_at: datetime
 
 
 class DepartmentWorkload(BaseModel):
@@ -42,20 +48,29 @@ class DepartmentWorkload(BaseModel):
     department: str
     open: int = 0
     owned: int = 0
+    at_risk: int = 0
+    breached: int = 0
     by_stage: dict[str, int] = {}
     handlers: dict[str, int] = {}
+    open_since: dict[str, datetime] = {}
+    """complaint_id → received_at of each open complaint handled here: its minimum is the oldest."""
 
 
-def membership(state: ComplaintState, department: str) -> Membership:
-    """The complaint's standing in `department` (possibly none at all: both flags false)."""
+def membership(
+    state: ComplaintState, department: str, *, version: int | None = None, standing: Standing = "ok"
+) -> Membership:
+    """The complaint's place in `department` (possibly none at all: both flags false). `version`
+    defaults to the complaint's; the live system passes its case revision."""
     return Membership(
         department=department,
         complaint_id=state.complaint_id,
-        version=state.version,
+        version=state.version if version is None else version,
         handling=state.is_open and state.department == department,
         owned=state.is_open and state.owner_department == department,
         stage=state.stage,
         handler=state.handler,
+        standing=standing if state.is_open else "ok",
+        received_at=state.received_at,
     )
 
 
@@ -96,18 +111,26 @@ def rebuild(department: str, members: Iterable[Membership]) -> DepartmentWorkloa
     return counts.freeze(department)
 
 
-def to_record(view: DepartmentWorkload) -> dict[str, Any]:
-    """The record published on `complaints.workload`, keyed by department."""
-    return view.model_dump(mode="json")
+def to_record(view: DepartmentWorkload, now: datetime | None = None) -> dict[str, Any]:
+    """The record published on `complaints.workload`, keyed by department, as of `now` (which
+    only `oldest_open_seconds` depends on; without it that field is null)."""
+    oldest = min(view.open_since.values(), default=None)
+    return {
+        **view.model_dump(mode="json", exclude={"open_since"}),
+        "oldest_open_seconds": None if oldest is None or now is None else round((now - oldest).total_seconds(), 3),
+        "evaluated_at": None if now is None else now.isoformat(),
+    }
 
 
 class _Counts:
-    def __init__(self, open_: int, owned: int, by_stage: dict[str, int], handlers: dict[str, int]) -> None:
-        self.open, self.owned, self.by_stage, self.handlers = open_, owned, by_stage, handlers
+    def __init__(self, view: DepartmentWorkload) -> None:
+        self.open, self.owned = view.open, view.owned
+        self.standing = {"at_risk": view.at_risk, "breached": view.breached}
+        self.by_stage, self.handlers, self.open_since = dict(view.by_stage), dict(view.handlers), dict(view.open_since)
 
     @classmethod
     def of(cls, view: DepartmentWorkload) -> _Counts:
-        return cls(view.open, view.owned, dict(view.by_stage), dict(view.handlers))
+        return cls(view)
 
     def add(self, member: Membership, sign: int) -> None:
         if member.owned:
@@ -116,14 +139,23 @@ class _Counts:
             self.open += sign
             _bump(self.by_stage, member.stage, sign)
             _bump(self.handlers, member.handler or UNASSIGNED, sign)
+            if member.standing != "ok":
+                self.standing[member.standing] += sign
+            if sign > 0:
+                self.open_since[member.complaint_id] = member.received_at
+            else:
+                self.open_since.pop(member.complaint_id, None)
 
     def freeze(self, department: str) -> DepartmentWorkload:
         return DepartmentWorkload(
             department=department,
             open=self.open,
             owned=self.owned,
+            at_risk=self.standing["at_risk"],
+            breached=self.standing["breached"],
             by_stage=dict(sorted(self.by_stage.items())),
             handlers=dict(sorted(self.handlers.items())),
+            open_since=self.open_since,
         )
 
 

@@ -1,14 +1,20 @@
-"""The Faust agents: decode, fold with the pure core, save, publish. Nothing else lives here.
+"""The Faust agents and the SLA timer: decode, fold with the pure core, save, publish. Nothing else.
 
 fold_complaints
-    reads   complaints.events (key complaint_id)
-    writes  table complaints_by_id; complaints.state; complaints.workload-memberships; complaints.rejected
-    concurrency 1 (it writes a table); at-least-once: a redelivered event is recognised by its
-    event_id and its consequences are published again (downstream folds ignore what they have).
+    reads   complaints.events (key complaint_id) and complaints.sla-ticks (the timer's wake-ups)
+    writes  table complaints_by_id; complaints.alerts; complaints.state;
+            complaints.workload-memberships; complaints.rejected
+    concurrency 1 (it writes a table). Every message is settled against the wall clock: alerts
+    that became due are published (and their delivery awaited) before the table remembers them
+    as raised, so a crash can repeat an alert (same alert_id) but never lose one. A redelivered
+    event is recognised by its event_id and its consequences are published again.
+wake_due_complaints (timer, every second)
+    sends a tick for each complaint whose next threshold passed, from an in-memory deadline index
+    rebuilt from the table after every recovery.
 fold_workload
     reads   complaints.workload-memberships (key department)
     writes  table memberships_by_department; complaints.workload
-    concurrency 1; at-least-once: memberships carry the complaint version, stale ones change nothing.
+    concurrency 1; memberships carry the case revision, stale ones change nothing.
 
 Only the project's `Rejection`s are caught (they go to complaints.rejected); anything else is a
 bug, and is logged with topic, partition and offset before it propagates.
@@ -18,56 +24,109 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 
 import orjson
 from faust.types import EventT
 
 from events.codec import decode_keyed_event
 from events.errors import Rejection
-from projections import complaint, workload
-from projections.complaint import ComplaintState, accept, dump_state, load_state
+from projections import case as cases
+from projections import workload
+from projections.case import Case, Settled
 from projections.workload import DepartmentWorkload, Membership
 from services.app import (
+    alerts_topic,
     app,
+    complaint_inputs,
     complaints_by_id,
-    events_topic,
     memberships_by_department,
     memberships_topic,
     rejected_topic,
+    rules,
+    settings,
+    sla_ticks_topic,
     state_topic,
     workload_topic,
 )
+from services.cases import DeadlineIndex, decode_stored, encode_stored
 from services.rejections import rejection_record
+from services.topics import SLA_TICKS
 
 log = logging.getLogger(__name__)
 SEPARATOR = b"\x1f"
+deadlines = DeadlineIndex()
+"""complaint → when it next needs settling; covers the complaints of this worker's partitions."""
 
 
-@app.agent(events_topic, concurrency=1)
+def wall_clock() -> datetime:
+    """Live mode's `now`. Replay passes event time or --as-of instead: the core never reads a clock."""
+    return datetime.now(UTC)
+
+
+@app.agent(complaint_inputs, concurrency=1)
 async def fold_complaints(stream: AsyncIterator[bytes]) -> None:
     async for message in stream.events():  # type: ignore[attr-defined]
         with _logged_position(message):
-            await fold_complaint_event(message)
+            if message.message.topic == settings.topic(SLA_TICKS.name):
+                await settle_due_complaint(message)
+            else:
+                await fold_complaint_event(message)
 
 
 async def fold_complaint_event(message: EventT) -> None:
     try:
         event = decode_keyed_event(message.key, message.value)
-        before = _load_complaint(event.complaint_id)
-        after = accept(before, event)
+        before = load_case(event.complaint_id)
+        after = cases.accept_event(before, event, rules)
     except Rejection as rejection:
         await reject(message, rejection)
         return
+    now = wall_clock()
     if after is before:  # redelivered: what it caused may have been lost in a crash, so say it again
-        await publish_complaint(after, workload.every_membership(after))
+        await publish_case(after, now, after.complaint.departments_seen)
         return
-    complaints_by_id[after.complaint_id.encode()] = dump_state(after)
-    await publish_complaint(after, workload.memberships_changed(before, after))
+    settled = cases.settle(after, rules, now)
+    await raise_alerts(settled, now)
+    save_case(message.message.partition, settled.case)
+    watch_deadlines(message.message.partition, settled.case, now)
+    await publish_case(settled.case, now, cases.departments_touched(before, settled.case))
 
 
-async def publish_complaint(state: ComplaintState, memberships: Iterable[Membership]) -> None:
-    await state_topic.send(key=state.complaint_id.encode(), value=orjson.dumps(complaint.to_record(state)))
-    for member in memberships:
+async def settle_due_complaint(message: EventT) -> None:
+    current = load_case(message.key.decode())
+    if current is None:  # a tick for a complaint this worker never held: nothing is due
+        return
+    now = wall_clock()
+    settled = cases.settle(current, rules, now)
+    await raise_alerts(settled, now)
+    if settled.case is not current:
+        save_case(message.message.partition, settled.case)
+    watch_deadlines(message.message.partition, settled.case, now)
+    await publish_case(settled.case, now, cases.departments_touched(current, settled.case))
+
+
+async def raise_alerts(settled: Settled, now: datetime) -> None:
+    """Publish new alerts and retractions, and wait until the broker has them."""
+    for alert in (*settled.raised, *settled.retracted):
+        delivery = await alerts_topic.send(
+            key=alert.complaint_id.encode(), value=orjson.dumps(cases.alert_record(alert, now))
+        )
+        await delivery
+
+
+def save_case(partition: int, case: Case) -> None:
+    complaints_by_id[case.complaint_id.encode()] = encode_stored(partition, case)
+
+
+def watch_deadlines(partition: int, case: Case, now: datetime) -> None:
+    deadlines.schedule(case.complaint_id, partition, cases.next_due_at(case, rules, now))
+
+
+async def publish_case(case: Case, now: datetime, departments: Iterable[str]) -> None:
+    record = cases.to_record(case, rules, now)
+    await state_topic.send(key=case.complaint_id.encode(), value=orjson.dumps(record))
+    for member in cases.memberships(case, rules, now, departments):
         await memberships_topic.send(key=member.department.encode(), value=member.model_dump_json().encode())
 
 
@@ -86,6 +145,34 @@ async def reject(message: EventT, rejection: Rejection) -> None:
     await rejected_topic.send(key=message.key, value=record)
 
 
+def load_case(complaint_id: str) -> Case | None:
+    stored = complaints_by_id.get(complaint_id.encode())
+    return None if stored is None else decode_stored(stored).case
+
+
+@app.timer(interval=settings.alert_timer_interval_seconds)
+async def wake_due_complaints() -> None:
+    for complaint_id, partition, due_at in deadlines.pop_due(wall_clock()):
+        tick = {"complaint_id": complaint_id, "due_at": due_at.isoformat()}
+        await sla_ticks_topic.send(key=complaint_id.encode(), value=orjson.dumps(tick), partition=partition)
+
+
+@complaints_by_id.on_recover
+async def index_deadlines() -> None:
+    """After every recovery (start, rebalance) the index is rebuilt from the complaints now held."""
+    now = wall_clock()
+    deadlines.clear()
+    for stored in complaints_by_id.values():
+        partition, case = decode_stored(stored)
+        deadlines.schedule(case.complaint_id, partition, cases.next_due_at(case, rules, now) or _due_now(case, now))
+    log.info("SLA timer watches %d complaints", len(deadlines))
+
+
+def _due_now(case: Case, now: datetime) -> datetime | None:
+    """A complaint with alerts due but not yet raised (a crash before they went out) is settled at once."""
+    return now if cases.settle(case, rules, now).raised else None
+
+
 @app.agent(memberships_topic, concurrency=1)
 async def fold_workload(stream: AsyncIterator[bytes]) -> None:
     async for message in stream.events():  # type: ignore[attr-defined]
@@ -102,7 +189,8 @@ async def fold_membership(after: Membership) -> None:
         view = workload.apply(view, before, after)
         memberships_by_department[key] = after.model_dump_json().encode()
         _workloads[after.department] = view
-    await workload_topic.send(key=after.department.encode(), value=orjson.dumps(workload.to_record(view)))
+    record = workload.to_record(view, wall_clock())
+    await workload_topic.send(key=after.department.encode(), value=orjson.dumps(record))
 
 
 _workloads: dict[str, DepartmentWorkload] = {}
@@ -127,11 +215,6 @@ async def _forget_workloads(*args: object, **kwargs: object) -> None:
 @app.on_partitions_assigned.connect
 async def _forget_workloads_again(*args: object, **kwargs: object) -> None:
     _workloads.clear()
-
-
-def _load_complaint(complaint_id: str) -> ComplaintState | None:
-    stored = complaints_by_id.get(complaint_id.encode())
-    return None if stored is None else load_state(stored)
 
 
 class _logged_position:

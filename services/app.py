@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import faust
 
+from services.rules import load_rulebook
 from services.settings import Settings
-from services.topics import COMPLAINTS_TABLE, EVENTS, MEMBERSHIPS, MEMBERSHIPS_TABLE, REJECTED, STATE, WORKLOAD
+from services.topics import (
+    ALERTS,
+    COMPLAINTS_TABLE,
+    EVENTS,
+    MEMBERSHIPS,
+    MEMBERSHIPS_TABLE,
+    REJECTED,
+    SLA_TICKS,
+    STATE,
+    WORKLOAD,
+)
 
 settings = Settings()
+rules = load_rulebook(settings)
+"""The SLA policy in force, the earlier versions still judging older complaints, the calendar."""
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -38,9 +51,9 @@ def create_app(settings: Settings) -> faust.App:
 app = create_app(settings)
 
 
-def _raw_topic(name: str) -> faust.TopicT:
+def _raw_topic(*names: str) -> faust.TopicT:
     return app.topic(
-        settings.topic(name),
+        *(settings.topic(name) for name in names),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -50,13 +63,17 @@ def _raw_topic(name: str) -> faust.TopicT:
 
 
 events_topic = _raw_topic(EVENTS.name)
+sla_ticks_topic = _raw_topic(SLA_TICKS.name)
+complaint_inputs = _raw_topic(EVENTS.name, SLA_TICKS.name)
+"""What the complaint agent reads: the events, and the timer's wake-ups on the same partitions."""
+alerts_topic = _raw_topic(ALERTS.name)
 state_topic = _raw_topic(STATE.name)
 workload_topic = _raw_topic(WORKLOAD.name)
 rejected_topic = _raw_topic(REJECTED.name)
 memberships_topic = _raw_topic(MEMBERSHIPS.name)
 
 complaints_by_id = app.Table(COMPLAINTS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
-"""complaint_id → ComplaintState bytes; co-partitioned with complaints.events."""
+"""complaint_id → events partition + Case bytes (services/cases.py); co-partitioned with complaints.events."""
 
 memberships_by_department = app.Table(
     MEMBERSHIPS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions

@@ -8,6 +8,7 @@ Documented, field by field, in docs/configuration.md.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,20 @@ class Settings(BaseSettings):
         default=8.0, gt=0, description="Consumer group session timeout (6-10 s keeps Tansu's group joins short)."
     )
     log_level: str = Field(default="info", description="Worker log level.")
+    policy_file: Path | None = Field(
+        default=None,
+        description="SLA policy TOML in force for new complaints; unset = the shipped default (DOMAIN.md's rules).",
+    )
+    policy_history_dir: Path | None = Field(
+        default=None,
+        description="Directory of earlier policy TOML files: complaints received under them are still judged by them.",
+    )
+    calendar_file: Path | None = Field(
+        default=None, description="Working-day calendar TOML for working-day clocks; unset = the shipped one (China)."
+    )
+    alert_timer_interval_seconds: float = Field(
+        default=1.0, gt=0, le=1.0, description="How often the SLA timer wakes complaints whose next deadline passed."
+    )
 
     @property
     def uses_embedded_broker(self) -> bool:

@@ -61,8 +61,8 @@ REJECTED = TopicSpec(
 ALERTS = TopicSpec(
     name="complaints.alerts",
     key="complaint_id (UTF-8)",
-    value="alert JSON",
-    purpose="SLA alerts and immediate notices.",
+    value="alert JSON (alert_id is stable: the same alert has the same id live and in replay)",
+    purpose="SLA alerts (at_risk, breached, escalated), immediate notices and retractions; at-least-once by alert_id.",
 )
 MEMBERSHIPS = TopicSpec(
     name="complaints.workload-memberships",
@@ -73,7 +73,19 @@ MEMBERSHIPS = TopicSpec(
     internal=True,
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, STATE, WORKLOAD, REJECTED, ALERTS, MEMBERSHIPS)
+SLA_TICKS = TopicSpec(
+    name="complaints.sla-ticks",
+    key="complaint_id (UTF-8)",
+    value='{"complaint_id": ..., "due_at": ...} JSON',
+    purpose=(
+        "Internal wake-ups from the SLA timer, sent to the complaint's own complaints.events partition number: "
+        "the complaint agent, the only writer of the complaints table, settles a deadline that passed with no event."
+    ),
+    retention_ms=24 * 3600 * 1000,
+    internal=True,
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, STATE, WORKLOAD, REJECTED, ALERTS, MEMBERSHIPS, SLA_TICKS)
 
 COMPLAINTS_TABLE = "complaints_by_id"
 MEMBERSHIPS_TABLE = "memberships_by_department"

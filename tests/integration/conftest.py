@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from services.admin import ensure_topics
 from services.broker import EmbeddedBroker, free_port
 from services.clients import read_topic
+from services.rules import SHIPPED_POLICY
 from services.settings import Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -37,8 +39,20 @@ def broker() -> Iterator[EmbeddedBroker]:
         yield running
 
 
+TEST_POLICY_VERSION = "2026-11-integration"
+
+
 @pytest.fixture(scope="session")
-def worker_env(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped policy under its own version, so tests see the worker judge by the configured file."""
+    shipped = (SHIPPED_POLICY).read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("policy") / "policy.toml"
+    path.write_text(re.sub(r'(?m)^version = ".*"$', f'version = "{TEST_POLICY_VERSION}"', shipped), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def worker_env(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory, policy_file: Path) -> dict[str, str]:
     return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -47,6 +61,7 @@ def worker_env(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory)
         "COMPLAINTFLOW_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
         "COMPLAINTFLOW_WEB_PORT": str(free_port()),
         "COMPLAINTFLOW_LOG_LEVEL": "info",
+        "COMPLAINTFLOW_POLICY_FILE": str(policy_file),
     }
 
 
@@ -105,15 +120,28 @@ async def wait_for_record(
     timeout: float = 60.0,
 ) -> dict[str, Any]:
     """The last record on `topic` that `matches`, waiting until one appears (or failing with what was seen)."""
+    found = await wait_for_records(settings, topic, matches, timeout=timeout)
+    return found[-1]
+
+
+async def wait_for_records(
+    settings: Settings,
+    topic: str,
+    matches: Callable[[bytes | None, dict[str, Any]], bool],
+    *,
+    count: int = 1,
+    timeout: float = 60.0,
+) -> list[dict[str, Any]]:
+    """Every record on `topic` that `matches`, in log order, once there are at least `count` of them."""
     deadline = time.monotonic() + timeout
     while True:
-        found = None
+        found = []
         async for record in read_topic(settings, settings.topic(topic)):
             value = orjson.loads(record.value) if record.value else {}
             if matches(record.key, value):
-                found = value
-        if found is not None:
+                found.append(value)
+        if len(found) >= count:
             return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"no matching record on {topic} within {timeout:.0f} s")
+            raise AssertionError(f"{len(found)} of {count} matching records on {topic} within {timeout:.0f} s")
         await asyncio.sleep(0.3)

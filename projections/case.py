@@ -1,0 +1,180 @@
+"""A complaint as both the live worker and replay hold it: the state machine's state, the SLA
+engine's instants, and a `revision` that counts every change (accepted events and raised alerts).
+
+Two pure steps, the only two the services call:
+
+- `accept_event(case, event, rules)` folds one event (the state machine, then the clocks);
+- `settle(case, rules, now)` raises the alerts due at `now` and retracts those no longer due.
+
+The live worker settles with the wall clock after every event and on every timer tick; replay
+settles with event time or `--as-of`. Records (`to_record`, `alert_record`, `memberships`) are
+pure functions of a case and a `now`, so live records and replayed ones compare byte for byte
+once evaluated at the same instant (`evaluated_at` travels in every record).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+
+from events.errors import ConfigurationError
+from events.models import ComplaintEvent
+from projections import complaint, sla
+from projections.clocks import Alert, ClockView, SlaState, WorkingDays, opened, track
+from projections.complaint import ComplaintState
+from projections.policy import Policy
+from projections.workload import Membership, Standing, membership
+
+
+class UnknownPolicyVersion(ConfigurationError):
+    """A complaint was received under a policy version this process does not have."""
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """The policy in force for new complaints, every earlier version still judging older ones,
+    and the working-day calendar. Built from files by the services; the core never reads files."""
+
+    current: Policy
+    earlier: Mapping[str, Policy] = field(default_factory=dict)
+    calendar: WorkingDays | None = None
+
+    def policy(self, version: str) -> Policy:
+        if version == self.current.version:
+            return self.current
+        if version in self.earlier:
+            return self.earlier[version]
+        known = sorted({self.current.version, *self.earlier})
+        raise UnknownPolicyVersion(
+            f"a complaint is pinned to policy version {version!r}, which is not loaded (known: {known}); "
+            "put that policy file in the policy history directory (COMPLAINTFLOW_POLICY_HISTORY_DIR)"
+        )
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    complaint: ComplaintState
+    sla: SlaState
+    revision: int
+    """Grows with every change, events and alerts alike: memberships carry it, so the workload
+    fold can tell a newer standing from a redelivered older one."""
+
+    @property
+    def complaint_id(self) -> str:
+        return self.complaint.complaint_id
+
+
+class Settled(NamedTuple):
+    case: Case
+    raised: list[Alert]
+    retracted: list[Alert]
+
+
+def accept_event(case: Case | None, event: ComplaintEvent, rules: Rulebook) -> Case:
+    """Fold one event. A repeat returns `case` itself; a bad event raises a `Rejection`."""
+    before = None if case is None else case.complaint
+    after = complaint.accept(before, event)
+    if case is not None and after is before:
+        return case
+    clocks = opened(rules.current) if case is None else case.sla
+    clocks = track(clocks, event, after, rules.policy(clocks.policy_version))
+    return Case(complaint=after, sla=clocks, revision=1 if case is None else case.revision + 1)
+
+
+def settle(case: Case, rules: Rulebook, now: datetime) -> Settled:
+    """Raise what became due by `now`, retract what a late event made undue; each alert once."""
+    policy = rules.policy(case.sla.policy_version)
+    due = sla.due_alerts(case.sla, case.complaint, policy, now, rules.calendar)
+    raised, retracted = sla.changes(case.sla, due)
+    if not raised and not retracted:
+        return Settled(case, [], [])
+    clocks = sla.record_raised(case.sla, raised, retracted)
+    return Settled(case.model_copy(update={"sla": clocks, "revision": case.revision + 1}), raised, retracted)
+
+
+def next_due_at(case: Case, rules: Rulebook, now: datetime) -> datetime | None:
+    """When this case next needs settling with no event arriving (what the live timer indexes)."""
+    policy = rules.policy(case.sla.policy_version)
+    return sla.next_due_at(case.sla, case.complaint, policy, now, rules.calendar)
+
+
+def clocks(case: Case, rules: Rulebook, now: datetime) -> list[ClockView]:
+    return sla.evaluate(case.sla, case.complaint, rules.policy(case.sla.policy_version), now, rules.calendar)
+
+
+def standing(case: Case, rules: Rulebook, now: datetime) -> Standing:
+    """How an open complaint counts in its department's workload: breached if any clock is."""
+    statuses = {view.status for view in clocks(case, rules, now)}
+    return "breached" if "breached" in statuses else "at_risk" if "at_risk" in statuses else "ok"
+
+
+def memberships(case: Case, rules: Rulebook, now: datetime, departments: Iterable[str]) -> list[Membership]:
+    current = standing(case, rules, now) if case.complaint.is_open else "ok"
+    return [
+        membership(case.complaint, department, version=case.revision, standing=current)
+        for department in dict.fromkeys(departments)
+    ]
+
+
+def departments_touched(before: Case | None, after: Case) -> list[str]:
+    """Departments whose workload a change may move: the owner, the handler now, the one before."""
+    touched = [after.complaint.owner_department, after.complaint.department]
+    return touched if before is None else [*touched, before.complaint.department]
+
+
+def to_record(case: Case, rules: Rulebook, now: datetime) -> dict[str, Any]:
+    """The read model on `complaints.state`: the complaint, its clocks and alerts as of `now`."""
+    views = clocks(case, rules, now)
+    return {
+        **complaint.to_record(case.complaint),
+        "policy_version": case.sla.policy_version,
+        "clocks": [_clock_record(view) for view in views],
+        "escalation_level": max((view.escalation_level for view in views), default=0),
+        "alerts": [_raised_record(alert_id, due_at) for alert_id, due_at in _by_due_time(case.sla.raised)],
+        "revision": case.revision,
+        "evaluated_at": now.isoformat(),
+    }
+
+
+def alert_record(alert: Alert, raised_at: datetime) -> dict[str, Any]:
+    """An alert on `complaints.alerts`; everything but `raised_at` is the same in live and replay."""
+    return {**alert.model_dump(mode="json"), "raised_at": raised_at.isoformat()}
+
+
+def dump_case(case: Case) -> bytes:
+    """Table codec: Faust tables keep bytes, never models."""
+    return case.model_dump_json().encode()
+
+
+def load_case(raw: bytes) -> Case:
+    return Case.model_validate_json(raw)
+
+
+def _clock_record(view: ClockView) -> dict[str, Any]:
+    return {
+        "name": view.name,
+        "status": view.status,
+        "deadline": None if view.deadline is None else view.deadline.isoformat(),
+        "remaining_seconds": round(view.remaining_seconds, 3),
+        "escalation_level": view.escalation_level,
+    }
+
+
+def _by_due_time(raised: dict[str, datetime]) -> list[tuple[str, datetime]]:
+    return sorted(raised.items(), key=lambda item: (item[1], item[0]))
+
+
+def _raised_record(alert_id: str, due_at: datetime) -> dict[str, Any]:
+    _, clock, kind, level = alert_id.rsplit(":", 3)
+    return {
+        "alert_id": alert_id,
+        "kind": kind,
+        "clock": None if clock == "-" else clock,
+        "level": int(level),
+        "due_at": due_at.isoformat(),
+    }

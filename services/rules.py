@@ -1,0 +1,54 @@
+"""Load the SLA rulebook (policy in force, earlier policy versions, calendar) from files.
+
+The core (projections.case.Rulebook) never reads files; this is the edge that does. Every file
+is validated at startup, so a bad policy stops the worker before it judges anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from events.errors import ConfigurationError
+from projections.calendar import parse_calendar
+from projections.case import Rulebook
+from projections.policy import Policy, parse_policy
+from services.settings import Settings
+
+SHIPPED = Path(__file__).resolve().parents[1] / "projections" / "data"
+SHIPPED_POLICY = SHIPPED / "policy.toml"
+SHIPPED_CALENDAR = SHIPPED / "calendar-cn.toml"
+
+
+def load_rulebook(settings: Settings) -> Rulebook:
+    current = _policy(settings.policy_file or SHIPPED_POLICY)
+    earlier: dict[str, Policy] = {}
+    history = sorted(settings.policy_history_dir.glob("*.toml")) if settings.policy_history_dir else []
+    for path in history:
+        policy = _policy(path)
+        if policy.version == current.version:
+            continue
+        if policy.version in earlier:
+            raise ConfigurationError(
+                f"{path}: policy version {policy.version!r} appears twice in the history directory"
+            )
+        earlier[policy.version] = policy
+    calendar_path = settings.calendar_file or SHIPPED_CALENDAR
+    calendar = parse_calendar(_read(calendar_path))
+    for policy in (current, *earlier.values()):
+        if policy.calendar != calendar.name:
+            raise ConfigurationError(
+                f"policy {policy.version!r} counts working days in calendar {policy.calendar!r}, but {calendar_path} "
+                f"is {calendar.name!r}: set COMPLAINTFLOW_CALENDAR_FILE to the right calendar"
+            )
+    return Rulebook(current=current, earlier=earlier, calendar=calendar)
+
+
+def _policy(path: Path) -> Policy:
+    return parse_policy(_read(path), source=str(path))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {path}: {error.strerror}") from None
