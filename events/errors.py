@@ -4,10 +4,12 @@
     ├── Rejection                 an input message that cannot be accepted (goes to complaints.rejected)
     │   ├── UndecodableEvent      not UTF-8, not JSON, or not a JSON object
     │   ├── InvalidEvent          fields missing, of the wrong type, or out of range
+    │   │   └── FromTheFuture     occurred_at later than its publication allows (clock skew)
     │   ├── UnsupportedEvent      an unknown event type or a schema_version this build does not know
     │   ├── ImpossibleTransition  the event is valid but cannot happen in the complaint's current stage
     │   │   └── UnknownComplaint  an event for a complaint that was never received
-    │   └── ConflictingDuplicate  an event_id seen before, with different contents
+    │   ├── ConflictingDuplicate  an event_id seen before, with different contents
+    │   └── UnknownPolicyVersion  the complaint is pinned to an SLA policy version this worker lacks
     └── ConfigurationError        settings or files an operator must fix before anything can run
 
 A `Rejection` carries a stable machine-readable `code` (what dashboards and `redrive` filter on)
@@ -49,6 +51,12 @@ class InvalidEvent(Rejection):
     code = "invalid"
 
 
+class FromTheFuture(InvalidEvent):
+    """`occurred_at` is later than the message's publication time plus the allowed clock skew."""
+
+    code = "from_the_future"
+
+
 class UnsupportedEvent(Rejection):
     """The event type or schema version is not one this build understands."""
 
@@ -71,3 +79,10 @@ class ConflictingDuplicate(Rejection):
     """An `event_id` already accepted arrived again with different contents."""
 
     code = "conflicting_duplicate"
+
+
+class UnknownPolicyVersion(Rejection):
+    """The complaint is judged by a policy version that is not loaded: a configuration gap, not a
+    bad message. Rejected (not dropped) so it can be redriven once the policy file is back."""
+
+    code = "unknown_policy_version"

@@ -16,22 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from events.errors import ConfigurationError
+from events.errors import FromTheFuture, UnknownPolicyVersion
 from events.models import ComplaintEvent
 from projections import complaint, sla
 from projections.clocks import Alert, ClockView, SlaState, WorkingDays, opened, track
 from projections.complaint import ComplaintState
 from projections.policy import Policy
 from projections.workload import Membership, Standing, membership
-
-
-class UnknownPolicyVersion(ConfigurationError):
-    """A complaint was received under a policy version this process does not have."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +38,10 @@ class Rulebook:
     current: Policy
     earlier: Mapping[str, Policy] = field(default_factory=dict)
     calendar: WorkingDays | None = None
+    max_clock_skew: timedelta = timedelta(minutes=5)
+    """How far an event's `occurred_at` may lie past its publication time (channels' clocks drift)."""
 
-    def policy(self, version: str) -> Policy:
+    def policy(self, version: str, *, complaint_id: str | None = None) -> Policy:
         if version == self.current.version:
             return self.current
         if version in self.earlier:
@@ -51,7 +49,9 @@ class Rulebook:
         known = sorted({self.current.version, *self.earlier})
         raise UnknownPolicyVersion(
             f"a complaint is pinned to policy version {version!r}, which is not loaded (known: {known}); "
-            "put that policy file in the policy history directory (COMPLAINTFLOW_POLICY_HISTORY_DIR)"
+            "put that policy file in the policy history directory (COMPLAINTFLOW_POLICY_HISTORY_DIR), "
+            "restart the worker, then redrive",
+            complaint_id=complaint_id,
         )
 
 
@@ -75,20 +75,33 @@ class Settled(NamedTuple):
     retracted: list[Alert]
 
 
-def accept_event(case: Case | None, event: ComplaintEvent, rules: Rulebook) -> Case:
-    """Fold one event. A repeat returns `case` itself; a bad event raises a `Rejection`."""
+def accept_event(
+    case: Case | None, event: ComplaintEvent, rules: Rulebook, *, published_at: datetime | None = None
+) -> Case:
+    """Fold one event. A repeat returns `case` itself; a bad event raises a `Rejection`.
+
+    `published_at` is the message's timestamp in the log (not the wall clock: a replay must see
+    the same instant): an event claiming to have happened later than that, beyond the allowed
+    clock skew, is `FromTheFuture`, since its clocks would start in the future."""
+    if published_at is not None and event.occurred_at > published_at + rules.max_clock_skew:
+        raise FromTheFuture(
+            f"occurred_at {event.occurred_at.isoformat()} is more than {rules.max_clock_skew} after the event was "
+            f"published ({published_at.isoformat()}): fix the channel's clock or the timestamp, then republish",
+            complaint_id=event.complaint_id,
+            event_id=event.event_id,
+        )
     before = None if case is None else case.complaint
     after = complaint.accept(before, event)
     if case is not None and after is before:
         return case
     clocks = opened(rules.current) if case is None else case.sla
-    clocks = track(clocks, event, after, rules.policy(clocks.policy_version))
+    clocks = track(clocks, event, after, rules.policy(clocks.policy_version, complaint_id=after.complaint_id))
     return Case(complaint=after, sla=clocks, revision=1 if case is None else case.revision + 1)
 
 
 def settle(case: Case, rules: Rulebook, now: datetime) -> Settled:
     """Raise what became due by `now`, retract what a late event made undue; each alert once."""
-    policy = rules.policy(case.sla.policy_version)
+    policy = rules.policy(case.sla.policy_version, complaint_id=case.complaint_id)
     due = sla.due_alerts(case.sla, case.complaint, policy, now, rules.calendar)
     raised, retracted = sla.changes(case.sla, due)
     if not raised and not retracted:
@@ -99,12 +112,18 @@ def settle(case: Case, rules: Rulebook, now: datetime) -> Settled:
 
 def next_due_at(case: Case, rules: Rulebook, now: datetime) -> datetime | None:
     """When this case next needs settling with no event arriving (what the live timer indexes)."""
-    policy = rules.policy(case.sla.policy_version)
+    policy = rules.policy(case.sla.policy_version, complaint_id=case.complaint_id)
     return sla.next_due_at(case.sla, case.complaint, policy, now, rules.calendar)
 
 
 def clocks(case: Case, rules: Rulebook, now: datetime) -> list[ClockView]:
-    return sla.evaluate(case.sla, case.complaint, rules.policy(case.sla.policy_version), now, rules.calendar)
+    return sla.evaluate(
+        case.sla,
+        case.complaint,
+        rules.policy(case.sla.policy_version, complaint_id=case.complaint_id),
+        now,
+        rules.calendar,
+    )
 
 
 def standing(case: Case, rules: Rulebook, now: datetime) -> Standing:

@@ -30,7 +30,7 @@ import orjson
 from faust.types import EventT
 
 from events.codec import decode_keyed_event
-from events.errors import Rejection
+from events.errors import Rejection, UnknownPolicyVersion
 from projections import case as cases
 from projections import workload
 from projections.case import Case, Settled
@@ -78,7 +78,7 @@ async def fold_complaint_event(message: EventT) -> None:
     try:
         event = decode_keyed_event(message.key, message.value)
         before = load_case(event.complaint_id)
-        after = cases.accept_event(before, event, rules)
+        after = cases.accept_event(before, event, rules, published_at=published_at(message))
     except Rejection as rejection:
         await reject(message, rejection)
         return
@@ -98,7 +98,11 @@ async def settle_due_complaint(message: EventT) -> None:
     if current is None:  # a tick for a complaint this worker never held: nothing is due
         return
     now = wall_clock()
-    settled = cases.settle(current, rules, now)
+    try:
+        settled = cases.settle(current, rules, now)
+    except UnknownPolicyVersion as gap:  # its next event is rejected with the same reason, for redrive
+        log.error("cannot settle the SLA clocks of %s: %s", current.complaint_id, gap)
+        return
     await raise_alerts(settled, now)
     if settled.case is not current:
         save_case(message.message.partition, settled.case)
@@ -145,6 +149,12 @@ async def reject(message: EventT, rejection: Rejection) -> None:
     await rejected_topic.send(key=message.key, value=record)
 
 
+def published_at(message: EventT) -> datetime | None:
+    """The message's log timestamp: the same instant for the live worker and for a replay."""
+    timestamp = message.message.timestamp
+    return None if timestamp is None or timestamp < 0 else datetime.fromtimestamp(timestamp, UTC)
+
+
 def load_case(complaint_id: str) -> Case | None:
     stored = complaints_by_id.get(complaint_id.encode())
     return None if stored is None else decode_stored(stored).case
@@ -164,7 +174,10 @@ async def index_deadlines() -> None:
     deadlines.clear()
     for stored in complaints_by_id.values():
         partition, case = decode_stored(stored)
-        deadlines.schedule(case.complaint_id, partition, cases.next_due_at(case, rules, now) or _due_now(case, now))
+        try:
+            deadlines.schedule(case.complaint_id, partition, cases.next_due_at(case, rules, now) or _due_now(case, now))
+        except UnknownPolicyVersion as gap:
+            log.error("not watching the SLA clocks of %s: %s", case.complaint_id, gap)
     log.info("SLA timer watches %d complaints", len(deadlines))
 
 

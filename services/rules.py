@@ -6,6 +6,7 @@ is validated at startup, so a bad policy stops the worker before it judges anyth
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from events.errors import ConfigurationError
@@ -40,7 +41,8 @@ def load_rulebook(settings: Settings) -> Rulebook:
                 f"policy {policy.version!r} counts working days in calendar {policy.calendar!r}, but {calendar_path} "
                 f"is {calendar.name!r}: set COMPLAINTFLOW_CALENDAR_FILE to the right calendar"
             )
-    return Rulebook(current=current, earlier=earlier, calendar=calendar)
+    skew = timedelta(seconds=settings.max_clock_skew_seconds)
+    return Rulebook(current=current, earlier=earlier, calendar=calendar, max_clock_skew=skew)
 
 
 def _policy(path: Path) -> Policy:

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     calendar_file: Path | None = Field(
         default=None, description="Working-day calendar TOML for working-day clocks; unset = the shipped one (China)."
     )
+    max_clock_skew_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How far an event's occurred_at may lie past its publication time before it is rejected.",
+    )
     alert_timer_interval_seconds: float = Field(
         default=1.0, gt=0, le=1.0, description="How often the SLA timer wakes complaints whose next deadline passed."
     )

@@ -41,7 +41,7 @@ def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> in
         start = datetime.now().astimezone().replace(microsecond=0) - timedelta(days=2)
         sent = asyncio.run(send_events(settings, simulate(seed, complaints, start), rate=rate))
         _say(f"sent {sent} events. Where to look (in another terminal):")
-        for topic in ("complaints.state", "complaints.workload", "complaints.rejected"):
+        for topic in ("complaints.state", "complaints.workload", "complaints.alerts", "complaints.rejected"):
             _say(f"    complaintflow tail {topic}")
         _say("Ctrl-C stops the worker and the broker.")
         return worker.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -164,3 +165,19 @@ async def test_a_repeated_event_is_ignored_and_a_conflicting_one_rejected(
     rejected = await wait_for_record(settings, "complaints.rejected", _key(complaint_id))
     assert rejected["reason_code"] == "conflicting_duplicate"
     assert rejected["event_id"] == assignment["event_id"]
+
+
+async def test_an_event_from_the_future_is_rejected_but_one_within_the_clock_skew_is_accepted(
+    producer: AIOKafkaProducer, settings: Settings, new_id: Callable[[str], str]
+) -> None:
+    late, skewed = new_id("C"), new_id("C")
+    now = datetime.now(UTC)
+    await publish(
+        producer, settings, received(late, at=now + timedelta(hours=1)), received(skewed, at=now + minutes(2))
+    )
+
+    rejected = await wait_for_record(settings, "complaints.rejected", _key(late))
+    assert rejected["reason_code"] == "from_the_future"
+    assert "clock" in rejected["reason"]
+    state = await wait_for_record(settings, "complaints.state", _key(skewed))
+    assert state["stage"] == "received"
