@@ -8,7 +8,9 @@ format ours. Importing this module builds the app from the environment, as `faus
 from __future__ import annotations
 
 import faust
+from aiokafka import AIOKafkaConsumer
 
+from services import recovery
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import (
@@ -41,6 +43,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         producer_acks=-1,
+        producer_linger=settings.producer_linger_ms / 1000,
         consumer_auto_offset_reset="earliest",
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -49,6 +52,9 @@ def create_app(settings: Settings) -> faust.App:
 
 
 app = create_app(settings)
+recovery.install(
+    lambda: AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False)
+)
 
 
 def _raw_topic(*names: str) -> faust.TopicT:

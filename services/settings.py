@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     calendar_file: Path | None = Field(
         default=None, description="Working-day calendar TOML for working-day clocks; unset = the shipped one (China)."
     )
+    producer_linger_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the worker's producer waits to fill a batch (throughput against latency).",
+    )
     max_clock_skew_seconds: float = Field(
         default=300.0,
         ge=0,
