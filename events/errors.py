@@ -9,7 +9,8 @@
     │   ├── ImpossibleTransition  the event is valid but cannot happen in the complaint's current stage
     │   │   └── UnknownComplaint  an event for a complaint that was never received
     │   ├── ConflictingDuplicate  an event_id seen before, with different contents
-    │   └── UnknownPolicyVersion  the complaint is pinned to an SLA policy version this worker lacks
+    │   ├── UnknownPolicyVersion  the complaint is pinned to an SLA policy version this worker lacks
+    │   └── ProcessingFailed      the worker failed on a message it should have handled (a bug)
     └── ConfigurationError        settings or files an operator must fix before anything can run
 
 A `Rejection` carries a stable machine-readable `code` (what dashboards and `redrive` filter on)
@@ -86,3 +87,10 @@ class UnknownPolicyVersion(Rejection):
     bad message. Rejected (not dropped) so it can be redriven once the policy file is back."""
 
     code = "unknown_policy_version"
+
+
+class ProcessingFailed(Rejection):
+    """The worker raised an unexpected error on this message: a bug, not bad input. The message is
+    rejected rather than dropped, so it can be redriven once the bug is fixed."""
+
+    code = "processing_failed"

@@ -23,6 +23,7 @@ bug, and is logged with topic, partition and offset before it propagates.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 
@@ -30,7 +31,7 @@ import orjson
 from faust.types import EventT
 
 from events.codec import decode_keyed_event
-from events.errors import Rejection, UnknownPolicyVersion
+from events.errors import ProcessingFailed, Rejection, UnknownPolicyVersion
 from projections import case as cases
 from projections import workload
 from projections.case import Case, Settled
@@ -50,11 +51,12 @@ from services.app import (
     workload_topic,
 )
 from services.cases import DeadlineIndex, decode_stored, encode_stored
-from services.rejections import rejection_record
+from services.rejections import rejected_key, rejection_record
 from services.topics import SLA_TICKS
 
 log = logging.getLogger(__name__)
 SEPARATOR = b"\x1f"
+EXIT_CANNOT_REJECT = 70
 deadlines = DeadlineIndex()
 """complaint → when it next needs settling; covers the complaints of this worker's partitions."""
 
@@ -81,6 +83,10 @@ async def fold_complaint_event(message: EventT) -> None:
         after = cases.accept_event(before, event, rules, published_at=published_at(message))
     except Rejection as rejection:
         await reject(message, rejection)
+        return
+    except Exception as error:  # a bug: keep the message (rejected, redrivable), never skip it
+        log.exception("processing failed at %s", _position(message))
+        await reject(message, ProcessingFailed(f"the worker failed on this message: {type(error).__name__}"))
         return
     now = wall_clock()
     if after is before:  # redelivered: what it caused may have been lost in a crash, so say it again
@@ -135,9 +141,10 @@ async def publish_case(case: Case, now: datetime, departments: Iterable[str]) ->
 
 
 async def reject(message: EventT, rejection: Rejection) -> None:
-    log.info(
-        "rejected %s[%s]@%s: %s", message.message.topic, message.message.partition, message.message.offset, rejection
-    )
+    """Record the rejection, and wait until the broker has it: a message is acknowledged (and its
+    offset committed) only once its rejection is safe. If even that fails, stop the worker rather
+    than skip the message: it is redelivered after the restart."""
+    log.info("rejected %s: %s", _position(message), rejection)
     record = rejection_record(
         rejection,
         key=message.key,
@@ -146,7 +153,16 @@ async def reject(message: EventT, rejection: Rejection) -> None:
         partition=message.message.partition,
         offset=message.message.offset,
     )
-    await rejected_topic.send(key=message.key, value=record)
+    try:
+        delivery = await rejected_topic.send(key=rejected_key(message.key), value=record)
+        await delivery
+    except Exception:
+        log.critical("cannot record the rejection of %s: stopping so it is redelivered", _position(message))
+        os._exit(EXIT_CANNOT_REJECT)
+
+
+def _position(message: EventT) -> str:
+    return f"{message.message.topic}[{message.message.partition}]@{message.message.offset}"
 
 
 def published_at(message: EventT) -> datetime | None:

@@ -1,0 +1,145 @@
+"""Hostile input on the real broker: every kind lands on complaints.rejected with a reason (or is
+ignored as an exact duplicate), and the worker keeps processing what follows."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.settings import Settings
+from tests.integration.conftest import wait_for_record, wait_for_records
+from tests.wire import T0, assigned, minutes, received, ruled
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
+
+WRONG_TYPES: dict[str, Any] = {
+    "event_id": 17,
+    "complaint_id": ["C"],
+    "type": None,
+    "occurred_at": 1764000000,
+    "source": {"channel": "hotline"},
+    "actor": False,
+    "schema_version": "1",
+    "data": "received",
+}
+WRONG_DATA_TYPES: dict[str, Any] = {
+    "store": 3,
+    "department": None,
+    "other_departments": "sales",
+    "merchant": 12,
+    "category": "weather",
+    "claim_amount": 1500.5,
+    "personal_injury": "no",
+    "media_involved": 0,
+    "customer": "Li Na",
+    "description": ["broken"],
+}
+
+
+def hostile(complaint_id: str) -> dict[str, tuple[bytes | None, str]]:
+    """Each kind of bad message for `complaint_id`, and the rejection code it must earn."""
+    good = received(complaint_id)
+    cases: dict[str, tuple[bytes | None, str]] = {
+        "random bytes": (os.urandom(64) + b"\xff", "undecodable"),
+        "empty value": (b"", "undecodable"),
+        "null value": (None, "undecodable"),
+        "deeply nested JSON": (b'{"data":' * 5000 + b"1" + b"}" * 5000, "undecodable"),
+        "a JSON array": (orjson.dumps([good]), "undecodable"),
+        "future schema_version": (orjson.dumps({**good, "schema_version": 2}), "unsupported"),
+        "unknown event type": (orjson.dumps({**good, "type": "teleported"}), "unsupported"),
+        "timestamp without an offset": (orjson.dumps({**good, "occurred_at": "2026-11-22T09:00:00"}), "invalid"),
+        "unknown field": (orjson.dumps({**good, "priority": "high"}), "invalid"),
+        "event for an unknown complaint": (orjson.dumps(assigned(complaint_id, "客服中心")), "unknown_complaint"),
+    }
+    for field, value in WRONG_TYPES.items():
+        code = "unsupported" if field == "type" else "invalid"  # a type that is no type is an unknown one
+        cases[f"wrong type in {field}"] = (orjson.dumps({**good, field: value}), code)
+    for field, value in WRONG_DATA_TYPES.items():
+        cases[f"wrong type in data.{field}"] = (
+            orjson.dumps({**good, "data": {**good["data"], field: value}}),
+            "invalid",
+        )
+    return cases
+
+
+async def test_every_kind_of_hostile_message_is_rejected_with_its_bytes_and_processing_continues(
+    producer: AIOKafkaProducer, settings: Settings, new_id: Callable[[str], str]
+) -> None:
+    complaint_ids = {kind: new_id("H") for kind in hostile("x")}
+    sent: dict[str, tuple[bytes | None, str]] = {}
+    for kind, complaint_id in complaint_ids.items():
+        value, code = hostile(complaint_id)[kind]
+        sent[complaint_id] = (value, code)
+        await producer.send_and_wait(settings.topic("complaints.events"), key=complaint_id.encode(), value=value)
+    follower = new_id("H")
+    await producer.send_and_wait(
+        settings.topic("complaints.events"), key=follower.encode(), value=orjson.dumps(received(follower))
+    )
+
+    await wait_for_record(settings, "complaints.state", lambda k, v: k == follower.encode())
+    keys = {complaint_id.encode() for complaint_id in sent}
+    rejected = await wait_for_records(settings, "complaints.rejected", lambda k, v: k in keys, count=len(sent))
+
+    by_complaint = {record["key"]: record for record in rejected}
+    assert set(by_complaint) == set(sent), "exactly one rejection per hostile message"
+    for complaint_id, (value, code) in sent.items():
+        record = by_complaint[complaint_id]
+        kind = next(k for k, cid in complaint_ids.items() if cid == complaint_id)
+        assert record["reason_code"] == code, f"{kind}: {record['reason']}"
+        assert base64.b64decode(record["value_base64"]) == (value or b""), kind
+        assert record["reason"] and len(record["reason"]) < 2000, kind
+
+
+async def test_a_ten_megabyte_value_is_rejected_not_choked_on(settings: Settings, new_id: Callable[[str], str]) -> None:
+    complaint_id = new_id("H")
+    huge = orjson.dumps({**received(complaint_id), "padding": "x" * (10 * 1024 * 1024)})
+    client = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", max_request_size=12 * 2**20)
+    await client.start()
+    try:
+        await client.send_and_wait(settings.topic("complaints.events"), key=complaint_id.encode(), value=huge)
+        follower = new_id("H")
+        await client.send_and_wait(
+            settings.topic("complaints.events"), key=follower.encode(), value=orjson.dumps(received(follower))
+        )
+    finally:
+        await client.stop()
+
+    rejected = await wait_for_record(settings, "complaints.rejected", lambda k, v: k == complaint_id.encode())
+    assert rejected["reason_code"] == "invalid" and "padding" in rejected["reason"]
+    assert rejected["value_truncated"] is True and rejected["value_size"] == len(huge)
+    assert rejected["value_sha256"] == hashlib.sha256(huge).hexdigest()
+    assert huge.startswith(base64.b64decode(rejected["value_base64"]))
+    await wait_for_record(settings, "complaints.state", lambda k, v: k == follower.encode())
+
+
+async def test_an_event_before_its_complaint_was_received_is_impossible(
+    producer: AIOKafkaProducer, settings: Settings, new_id: Callable[[str], str]
+) -> None:
+    complaint_id = new_id("H")
+    for wire_event in (received(complaint_id, at=T0), assigned(complaint_id, "客服中心", at=T0 - minutes(30))):
+        await producer.send_and_wait(
+            settings.topic("complaints.events"), key=complaint_id.encode(), value=orjson.dumps(wire_event)
+        )
+
+    rejected = await wait_for_record(settings, "complaints.rejected", lambda k, v: k == complaint_id.encode())
+    assert rejected["reason_code"] == "impossible_transition"
+    assert "before the complaint was received" in rejected["reason"]
+
+
+async def test_a_key_that_is_not_the_complaint_id_is_rejected(
+    producer: AIOKafkaProducer, settings: Settings, new_id: Callable[[str], str]
+) -> None:
+    complaint_id, other = new_id("H"), new_id("H")
+    await producer.send_and_wait(
+        settings.topic("complaints.events"), key=other.encode(), value=orjson.dumps(ruled(complaint_id))
+    )
+
+    rejected = await wait_for_record(settings, "complaints.rejected", lambda k, v: k == other.encode())
+    assert rejected["reason_code"] == "invalid" and complaint_id in rejected["reason"]
