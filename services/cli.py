@@ -6,6 +6,7 @@ topics     create or check every topic with the registry's settings
 publish    send events from a JSON-lines file, one event a line
 simulate   generate a realistic, seeded stream of complaints and send (or write) it
 tail       print the records of a topic
+redrive    publish chosen rejected messages again, once their cause is gone
 """
 
 from __future__ import annotations
@@ -91,6 +92,34 @@ def _tail(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _redrive(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.redrive import NotProcessedInTime, Selection, redrive, select
+
+    selection = Selection(
+        reasons=frozenset(arguments.reason),
+        complaints=frozenset(arguments.complaint),
+        partition=arguments.partition,
+        from_offset=arguments.from_offset,
+        to_offset=arguments.to_offset,
+    )
+    chosen = asyncio.run(select(settings, selection))
+    if arguments.dry_run or not chosen:
+        for rejection in chosen:
+            print(f"would redrive {rejection.get('key')} ({rejection['reason_code']}): {rejection['reason']}")
+        print(f"{len(chosen)} rejected message(s) match")
+        return 0
+    try:
+        outcomes = asyncio.run(redrive(settings, chosen, wait_seconds=arguments.wait))
+    except NotProcessedInTime as late:
+        print(f"complaintflow: {late}", file=sys.stderr)
+        return 2
+    for outcome in outcomes:
+        print(outcome.describe())
+    again = sum(outcome.rejected_again is not None for outcome in outcomes)
+    print(f"redrove {len(outcomes)}: accepted {len(outcomes) - again}, rejected again {again}")
+    return 0 if again == 0 else 1
+
+
 def _up(settings: Settings, arguments: argparse.Namespace) -> int:
     from services.up import run_up
 
@@ -130,6 +159,16 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("topic", help="e.g. complaints.state, complaints.workload, complaints.rejected")
     tail.add_argument("--follow", action="store_true", help="keep printing new records")
     tail.set_defaults(command=_tail)
+
+    redrive = commands.add_parser("redrive", help="publish chosen rejected messages again and report the outcome")
+    redrive.add_argument("--reason", action="append", default=[], help="a reason_code to select (repeatable)")
+    redrive.add_argument("--complaint", action="append", default=[], help="a complaint id to select (repeatable)")
+    redrive.add_argument("--partition", type=int, help="source partition of complaints.events")
+    redrive.add_argument("--from-offset", type=int, help="first source offset (inclusive)")
+    redrive.add_argument("--to-offset", type=int, help="last source offset (inclusive)")
+    redrive.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the worker (default 60)")
+    redrive.add_argument("--dry-run", action="store_true", help="list what would be redriven, send nothing")
+    redrive.set_defaults(command=_redrive)
     return parser
 
 
