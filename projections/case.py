@@ -101,39 +101,53 @@ def accept_event(
 
 def settle(case: Case, rules: Rulebook, now: datetime) -> Settled:
     """Raise what became due by `now`, retract what a late event made undue; each alert once."""
-    policy = rules.policy(case.sla.policy_version, complaint_id=case.complaint_id)
-    due = sla.due_alerts(case.sla, case.complaint, policy, now, rules.calendar)
-    raised, retracted = sla.changes(case.sla, due)
-    if not raised and not retracted:
-        return Settled(case, [], [])
-    clocks = sla.record_raised(case.sla, raised, retracted)
-    return Settled(case.model_copy(update={"sla": clocks, "revision": case.revision + 1}), raised, retracted)
+    return assess(case, rules, now).settled
+
+
+class Assessment(NamedTuple):
+    """One step of the live worker at `now`: the settled case, its clocks, and when it next needs
+    settling. Computed with one judge, so each clock's thresholds are worked out once."""
+
+    settled: Settled
+    views: list[ClockView]
+    next_due_at: datetime | None
+
+
+def assess(case: Case, rules: Rulebook, now: datetime) -> Assessment:
+    judge = _judge(case, rules)
+    raised, retracted = judge.settle(now)
+    settled = Settled(case, [], [])
+    if raised or retracted:
+        clocks = sla.record_raised(case.sla, raised, retracted)
+        settled = Settled(case.model_copy(update={"sla": clocks, "revision": case.revision + 1}), raised, retracted)
+    return Assessment(settled, judge.views(now), judge.next_due_at(now))
 
 
 def next_due_at(case: Case, rules: Rulebook, now: datetime) -> datetime | None:
     """When this case next needs settling with no event arriving (what the live timer indexes)."""
-    policy = rules.policy(case.sla.policy_version, complaint_id=case.complaint_id)
-    return sla.next_due_at(case.sla, case.complaint, policy, now, rules.calendar)
+    return _judge(case, rules).next_due_at(now)
 
 
 def clocks(case: Case, rules: Rulebook, now: datetime) -> list[ClockView]:
-    return sla.evaluate(
-        case.sla,
-        case.complaint,
-        rules.policy(case.sla.policy_version, complaint_id=case.complaint_id),
-        now,
-        rules.calendar,
-    )
+    return _judge(case, rules).views(now)
 
 
-def standing(case: Case, rules: Rulebook, now: datetime) -> Standing:
-    """How an open complaint counts in its department's workload: breached if any clock is."""
-    statuses = {view.status for view in clocks(case, rules, now)}
+def _judge(case: Case, rules: Rulebook) -> sla.Judge:
+    policy = rules.policy(case.sla.policy_version, complaint_id=case.complaint_id)
+    return sla.Judge(case.sla, case.complaint, policy, rules.calendar)
+
+
+def standing(case: Case, rules: Rulebook, now: datetime, views: list[ClockView] | None = None) -> Standing:
+    """How an open complaint counts in its department's workload: breached if any clock is.
+    `views` are the clocks already evaluated at `now`, if the caller has them."""
+    statuses = {view.status for view in (clocks(case, rules, now) if views is None else views)}
     return "breached" if "breached" in statuses else "at_risk" if "at_risk" in statuses else "ok"
 
 
-def memberships(case: Case, rules: Rulebook, now: datetime, departments: Iterable[str]) -> list[Membership]:
-    current = standing(case, rules, now) if case.complaint.is_open else "ok"
+def memberships(
+    case: Case, rules: Rulebook, now: datetime, departments: Iterable[str], views: list[ClockView] | None = None
+) -> list[Membership]:
+    current = standing(case, rules, now, views) if case.complaint.is_open else "ok"
     return [
         membership(case.complaint, department, version=case.revision, standing=current)
         for department in dict.fromkeys(departments)
@@ -146,9 +160,9 @@ def departments_touched(before: Case | None, after: Case) -> list[str]:
     return touched if before is None else [*touched, before.complaint.department]
 
 
-def to_record(case: Case, rules: Rulebook, now: datetime) -> dict[str, Any]:
+def to_record(case: Case, rules: Rulebook, now: datetime, views: list[ClockView] | None = None) -> dict[str, Any]:
     """The read model on `complaints.state`: the complaint, its clocks and alerts as of `now`."""
-    views = clocks(case, rules, now)
+    views = clocks(case, rules, now) if views is None else views
     return {
         **complaint.to_record(case.complaint),
         "policy_version": case.sla.policy_version,

@@ -8,8 +8,10 @@ time reached it (a pause or stop freezes the period, a restart opens a new one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
@@ -29,31 +31,22 @@ def evaluate(
     sla: SlaState, complaint: ComplaintState, policy: Policy, now: datetime, calendar: WorkingDays | None = None
 ) -> list[ClockView]:
     """Every started clock as it stands at `now`, in policy order."""
-    views = []
-    for clock in policy.clocks:
-        record = sla.clocks.get(clock.name)
-        if record is not None:
-            views.append(_view(clock, record, complaint, now, calendar, policy))
-    return views
+    return Judge(sla, complaint, policy, calendar).views(now)
 
 
 def due_alerts(
     sla: SlaState, complaint: ComplaintState, policy: Policy, now: datetime, calendar: WorkingDays | None = None
 ) -> list[Alert]:
     """Every alert due at `now`, each at the first instant it became due, sorted by (due_at, id)."""
-    alerts: dict[str, Alert] = {}
-    for clock in policy.clocks:
-        record = sla.clocks.get(clock.name)
-        if record is None:
-            continue
-        for index, period in enumerate(record.periods):
-            for threshold in _thresholds(clock, record, index, complaint, calendar, policy):
-                if threshold.at <= _horizon(period, now):
-                    _keep_first(alerts, _clock_alert(complaint, clock, threshold))
-    for kind, at in sla.notices.items():
-        if at <= now:
-            _keep_first(alerts, _notice(complaint, policy, kind, at))
-    return sorted(alerts.values(), key=lambda alert: (alert.due_at, alert.alert_id))
+    due = Judge(sla, complaint, policy, calendar).due(now)
+    return [make() for _, (_, make) in sorted(due.items(), key=lambda item: (item[1][0], item[0]))]
+
+
+def settle(
+    sla: SlaState, complaint: ComplaintState, policy: Policy, now: datetime, calendar: WorkingDays | None = None
+) -> tuple[list[Alert], list[Alert]]:
+    """`changes(sla, due_alerts(...))`, building only the alerts that are new: the hot path."""
+    return Judge(sla, complaint, policy, calendar).settle(now)
 
 
 def next_due_at(
@@ -61,14 +54,7 @@ def next_due_at(
 ) -> datetime | None:
     """The next instant after `now` at which a running clock crosses a threshold: what a timer
     must index, so it never evaluates every clock every second."""
-    upcoming = []
-    for clock in policy.clocks:
-        record = sla.clocks.get(clock.name)
-        if record is None or record.stopped_at is not None or record.periods[-1].paused_at is not None:
-            continue
-        index = len(record.periods) - 1
-        upcoming += [t.at for t in _thresholds(clock, record, index, complaint, calendar, policy) if t.at > now]
-    return min(upcoming, default=None)
+    return Judge(sla, complaint, policy, calendar).next_due_at(now)
 
 
 def changes(sla: SlaState, due: list[Alert]) -> tuple[list[Alert], list[Alert]]:
@@ -83,33 +69,85 @@ def changes(sla: SlaState, due: list[Alert]) -> tuple[list[Alert], list[Alert]]:
 
 def record_raised(sla: SlaState, new: list[Alert], retracted: list[Alert]) -> SlaState:
     """Remember what was raised (and forget what was retracted), so nothing is raised twice."""
-    raised = {
-        alert_id: at
-        for alert_id, at in sla.raised.items()
-        if f"{alert_id}:retracted" not in {r.alert_id for r in retracted}
-    }
+    cancelled = {r.alert_id.removesuffix(":retracted") for r in retracted}
+    raised = {alert_id: at for alert_id, at in sla.raised.items() if alert_id not in cancelled}
     raised.update({alert.alert_id: alert.due_at for alert in new})
     return sla.model_copy(update={"raised": raised})
 
 
-def _view(
-    clock: ClockPolicy,
-    record: ClockRecord,
-    complaint: ComplaintState,
-    now: datetime,
-    calendar: WorkingDays | None,
-    policy: Policy,
-) -> ClockView:
+class Judge:
+    """A complaint's clocks under its policy, each period's thresholds computed once: one judge
+    serves a whole step (settle, views, next due instant). Raising alerts changes nothing it
+    computes, so it stays valid after `record_raised`."""
+
+    def __init__(self, sla: SlaState, complaint: ComplaintState, policy: Policy, calendar: WorkingDays | None) -> None:
+        self.sla, self.complaint, self.policy, self.calendar = sla, complaint, policy, calendar
+        self._thresholds: dict[tuple[str, int], list[_Threshold]] = {}
+
+    def started(self) -> list[tuple[ClockPolicy, ClockRecord]]:
+        return [(clock, self.sla.clocks[clock.name]) for clock in self.policy.clocks if clock.name in self.sla.clocks]
+
+    def thresholds(self, clock: ClockPolicy, record: ClockRecord, index: int) -> list[_Threshold]:
+        key = (clock.name, index)
+        if key not in self._thresholds:
+            self._thresholds[key] = _thresholds(clock, record, index, self.complaint, self.calendar, self.policy)
+        return self._thresholds[key]
+
+    def view(self, clock: ClockPolicy, record: ClockRecord, now: datetime) -> ClockView:
+        return _view(clock, record, now, self)
+
+    def views(self, now: datetime) -> list[ClockView]:
+        return [self.view(clock, record, now) for clock, record in self.started()]
+
+    def settle(self, now: datetime) -> tuple[list[Alert], list[Alert]]:
+        due = self.due(now)
+        ordered = sorted(due.items(), key=lambda item: (item[1][0], item[0]))
+        new = [make() for alert_id, (_, make) in ordered if alert_id not in self.sla.raised]
+        retracted = [
+            _retraction(alert_id, at) for alert_id, at in sorted(self.sla.raised.items()) if alert_id not in due
+        ]
+        return new, retracted
+
+    def next_due_at(self, now: datetime) -> datetime | None:
+        upcoming = []
+        for clock, record in self.started():
+            if record.stopped_at is not None or record.periods[-1].paused_at is not None:
+                continue
+            index = len(record.periods) - 1
+            upcoming += [t.at for t in self.thresholds(clock, record, index) if t.at > now]
+        return min(upcoming, default=None)
+
+    def due(self, now: datetime) -> dict[str, tuple[datetime, Callable[[], Alert]]]:
+        """alert_id → (due_at, how to build the alert) for every alert due at `now`."""
+        due: dict[str, tuple[datetime, Callable[[], Alert]]] = {}
+        complaint_id = self.complaint.complaint_id
+        for clock, record in self.started():
+            for index, period in enumerate(record.periods):
+                horizon = _horizon(period, now)
+                for threshold in self.thresholds(clock, record, index):
+                    if threshold.at <= horizon:
+                        alert_id = f"{complaint_id}:{clock.name}:{threshold.kind}:{threshold.level}"
+                        if alert_id not in due or threshold.at < due[alert_id][0]:
+                            due[alert_id] = (threshold.at, partial(_clock_alert, self.complaint, clock, threshold))
+        for kind, at in self.sla.notices.items():
+            if at <= now:
+                alert_id = f"{complaint_id}:-:{kind}:0"
+                if alert_id not in due or at < due[alert_id][0]:
+                    due[alert_id] = (at, partial(_notice, self.complaint, self.policy, kind, at))
+        return due
+
+
+def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge) -> ClockView:
     level = max(
         (
             threshold.level
             for index, period in enumerate(record.periods)
-            for threshold in _thresholds(clock, record, index, complaint, calendar, policy)
+            for threshold in judge.thresholds(clock, record, index)
             if threshold.kind == "escalated" and threshold.at <= _horizon(period, now)
         ),
         default=0,
     )
-    at_risk, breached, *_ = _thresholds(clock, record, len(record.periods) - 1, complaint, calendar, policy)
+    at_risk, breached, *_ = judge.thresholds(clock, record, len(record.periods) - 1)
     deadline, current = breached.at, record.periods[-1]
     if record.stopped_at is not None:
         remaining = (deadline - record.stopped_at).total_seconds()
@@ -176,11 +214,6 @@ def _horizon(period: Period, now: datetime) -> datetime:
     """How far a period's running time reaches at `now`: its end, the start of its pause, or now."""
     frozen = period.ended_at or period.paused_at
     return now if frozen is None else min(now, frozen)
-
-
-def _keep_first(alerts: dict[str, Alert], alert: Alert) -> None:
-    if alert.alert_id not in alerts or alert.due_at < alerts[alert.alert_id].due_at:
-        alerts[alert.alert_id] = alert
 
 
 def _clock_alert(complaint: ComplaintState, clock: ClockPolicy, threshold: _Threshold) -> Alert:

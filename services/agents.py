@@ -35,6 +35,7 @@ from events.errors import ProcessingFailed, Rejection, UnknownPolicyVersion
 from projections import case as cases
 from projections import workload
 from projections.case import Case, Settled
+from projections.clocks import ClockView
 from projections.workload import DepartmentWorkload, Membership
 from services.app import (
     alerts_topic,
@@ -92,28 +93,28 @@ async def fold_complaint_event(message: EventT) -> None:
     if after is before:  # redelivered: what it caused may have been lost in a crash, so say it again
         await publish_case(after, now, after.complaint.departments_seen)
         return
-    settled = cases.settle(after, rules, now)
-    await raise_alerts(settled, now)
-    save_case(message.message.partition, settled.case)
-    watch_deadlines(message.message.partition, settled.case, now)
-    await publish_case(settled.case, now, cases.departments_touched(before, settled.case))
+    await settle_and_publish(message.message.partition, before, after, now)
 
 
 async def settle_due_complaint(message: EventT) -> None:
     current = load_case(message.key.decode())
     if current is None:  # a tick for a complaint this worker never held: nothing is due
         return
-    now = wall_clock()
     try:
-        settled = cases.settle(current, rules, now)
+        await settle_and_publish(message.message.partition, current, current, wall_clock())
     except UnknownPolicyVersion as gap:  # its next event is rejected with the same reason, for redrive
         log.error("cannot settle the SLA clocks of %s: %s", current.complaint_id, gap)
-        return
+
+
+async def settle_and_publish(partition: int, before: Case | None, after: Case, now: datetime) -> None:
+    """Raise the alerts due at `now`, save the case if it changed, watch its next deadline, publish it."""
+    assessment = cases.assess(after, rules, now)
+    settled = assessment.settled
     await raise_alerts(settled, now)
-    if settled.case is not current:
-        save_case(message.message.partition, settled.case)
-    watch_deadlines(message.message.partition, settled.case, now)
-    await publish_case(settled.case, now, cases.departments_touched(current, settled.case))
+    if settled.case is not before:
+        complaints_by_id[settled.case.complaint_id.encode()] = encode_stored(partition, settled.case)
+    deadlines.schedule(settled.case.complaint_id, partition, assessment.next_due_at)
+    await publish_case(settled.case, now, cases.departments_touched(before, settled.case), assessment.views)
 
 
 async def raise_alerts(settled: Settled, now: datetime) -> None:
@@ -125,18 +126,13 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
         await delivery
 
 
-def save_case(partition: int, case: Case) -> None:
-    complaints_by_id[case.complaint_id.encode()] = encode_stored(partition, case)
-
-
-def watch_deadlines(partition: int, case: Case, now: datetime) -> None:
-    deadlines.schedule(case.complaint_id, partition, cases.next_due_at(case, rules, now))
-
-
-async def publish_case(case: Case, now: datetime, departments: Iterable[str]) -> None:
-    record = cases.to_record(case, rules, now)
+async def publish_case(
+    case: Case, now: datetime, departments: Iterable[str], views: list[ClockView] | None = None
+) -> None:
+    views = cases.clocks(case, rules, now) if views is None else views
+    record = cases.to_record(case, rules, now, views)
     await state_topic.send(key=case.complaint_id.encode(), value=orjson.dumps(record))
-    for member in cases.memberships(case, rules, now, departments):
+    for member in cases.memberships(case, rules, now, departments, views):
         await memberships_topic.send(key=member.department.encode(), value=member.model_dump_json().encode())
 
 
