@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,12 @@ from events.codec import decode_event, decode_keyed_event
 from events.errors import Rejection
 from events.models import EVENT_TYPES
 from events.types import MONEY_PATTERN
+from projections import case as cases
 from projections import workload
-from projections.complaint import STAGES, ComplaintState, accept, to_record
+from projections.case import Case
+from projections.complaint import STAGES, ComplaintState, accept
 from services.rejections import rejection_record
+from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import ALL_TOPICS, EVENTS, TopicSpec
 
@@ -90,6 +94,33 @@ def fold(*events: Document) -> ComplaintState:
     return state
 
 
+RULES = load_rulebook(Settings())
+
+
+def case_of(*events: Document) -> Case:
+    """The live worker's fold: the complaint with its SLA clocks under the shipped policy."""
+    case: Case | None = None
+    for event in events:
+        case = cases.accept_event(case, decode_event(json.dumps(event).encode()), RULES, published_at=None)
+    assert case is not None
+    return case
+
+
+def state_record(*events: Document, hours_later: float = 0) -> Document:
+    """What the worker publishes on complaints.state, evaluated `hours_later` after the last event."""
+    case = case_of(*events)
+    now = case.complaint.last_event_at + timedelta(hours=hours_later)
+    settled = cases.settle(case, RULES, now)
+    return cases.to_record(settled.case, RULES, now)
+
+
+def alert_records(*events: Document, hours_later: float) -> list[Document]:
+    case = case_of(*events)
+    now = case.complaint.last_event_at + timedelta(hours=hours_later)
+    settled = cases.settle(case, RULES, now)
+    return [cases.alert_record(alert, now) for alert in (*settled.raised, *settled.retracted)]
+
+
 def event(number: int, kind: str, at: str, data: Document) -> Document:
     return {
         "event_id": f"E-9-{number}",
@@ -119,6 +150,11 @@ RECEIVED = event(
         "description": "Rude treatment at the fitting rooms.",
     },
 )
+MAJOR_INJURY = {
+    **RECEIVED,
+    "event_id": "E-9-9",
+    "data": {**RECEIVED["data"], "claim_amount": "25000.00", "personal_injury": True, "category": "personal_injury"},
+}
 ASSIGNED = event(2, "assigned", "2025-05-02T09:20:00+08:00", {"department": "Customer Service", "handler": "Qian Yu"})
 RULED = event(
     3,
@@ -200,7 +236,7 @@ def test_operation_messages_belong_to_their_channel(doc: Document) -> None:
 
 def test_documented_complaint_record_fields_are_the_ones_to_record_produces(doc: Document) -> None:
     payload = only_payload(doc, "complaints.state")
-    record = to_record(fold(RECEIVED))
+    record = state_record(RECEIVED)
 
     assert set(payload["properties"]) == set(record)
     assert set(payload["required"]) == set(record)
@@ -210,7 +246,8 @@ def test_documented_workload_record_fields_are_the_ones_to_record_produces(doc: 
     payload = only_payload(doc, "complaints.workload")
     state = fold(RECEIVED)
     [member] = workload.memberships_changed(None, state)
-    record = workload.to_record(workload.apply(workload.DepartmentWorkload(department="Apparel"), None, member))
+    view = workload.apply(workload.DepartmentWorkload(department="Apparel"), None, member)
+    record = workload.to_record(view, state.received_at)
 
     assert set(payload["properties"]) == set(record)
     assert set(payload["required"]) == set(record)
@@ -263,13 +300,24 @@ def test_shared_schemas_match_the_code(doc: Document) -> None:
 
 def test_real_records_validate_against_the_documented_schemas(doc: Document) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    just_received = fold(RECEIVED)
     ruled = fold(RECEIVED, ASSIGNED, RULED)
+    late_alerts = alert_records(RECEIVED, hours_later=80)
     view = workload.rebuild("Customer Service", [workload.membership(ruled, "Customer Service")])
 
     samples = {
-        "complaints.state": [to_record(just_received), to_record(ruled)],
-        "complaints.workload": [workload.to_record(view), workload.to_record(workload.rebuild("Apparel", []))],
+        "complaints.state": [
+            state_record(RECEIVED),
+            state_record(RECEIVED, ASSIGNED, RULED),
+            state_record(RECEIVED, hours_later=80),
+            state_record(MAJOR_INJURY, hours_later=5),
+        ],
+        "complaints.workload": [
+            workload.to_record(view, ruled.last_event_at),
+            workload.to_record(view),
+            workload.to_record(workload.rebuild("Apparel", []), ruled.last_event_at),
+        ],
+        "complaints.alerts": [*late_alerts, *alert_records(MAJOR_INJURY, hours_later=0)],
+        "complaints.sla-ticks": [{"complaint_id": "C-9", "due_at": RECEIVED["occurred_at"]}],
         "complaints.workload-memberships": [
             member.model_dump(mode="json") for member in workload.every_membership(ruled)
         ],
@@ -280,6 +328,8 @@ def test_real_records_validate_against_the_documented_schemas(doc: Document) -> 
         ],
     }
     assert ruled.ruling is not None
+    assert {alert["kind"] for alert in late_alerts} >= {"at_risk", "breached", "escalated"}
+    assert state_record(RECEIVED, hours_later=80)["escalation_level"] > 0
     for topic, records in samples.items():
         validator = jsonschema.Draft7Validator(only_payload(doc, topic))
         for record in records:
