@@ -118,11 +118,13 @@ async def settle_and_publish(partition: int, before: Case | None, after: Case, n
 
 
 async def raise_alerts(settled: Settled, now: datetime) -> None:
-    """Publish new alerts and retractions, and wait until the broker has them."""
-    for alert in (*settled.raised, *settled.retracted):
-        delivery = await alerts_topic.send(
-            key=alert.complaint_id.encode(), value=orjson.dumps(cases.alert_record(alert, now))
-        )
+    """Publish new alerts and retractions, and wait until the broker has them: all sent first, then
+    awaited together, so a step that raises several alerts waits for one batch, not one per alert."""
+    deliveries = [
+        await alerts_topic.send(key=alert.complaint_id.encode(), value=orjson.dumps(cases.alert_record(alert, now)))
+        for alert in (*settled.raised, *settled.retracted)
+    ]
+    for delivery in deliveries:
         await delivery
 
 
