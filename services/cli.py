@@ -7,12 +7,17 @@ publish    send events from a JSON-lines file, one event a line
 simulate   generate a realistic, seeded stream of complaints and send (or write) it
 tail       print the records of a topic
 redrive    publish chosen rejected messages again, once their cause is gone
+replay     rebuild the projections as of any moment from the event log (or an export file)
+verify     compare the live read models with a replay of the log; exit 1 on any drift
+export     write the accepted events, in log order, to a JSON-lines file
+import     publish an export file into an empty cluster
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -120,6 +125,62 @@ def _redrive(settings: Settings, arguments: argparse.Namespace) -> int:
     return 0 if again == 0 else 1
 
 
+def _replay(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.replay import ReplayRequest, run_replay
+
+    request = ReplayRequest(
+        as_of=arguments.as_of,
+        complaint=arguments.complaint,
+        department=arguments.department,
+        from_file=None if arguments.from_file is None else Path(arguments.from_file),
+        format=arguments.format,
+        rejected=arguments.rejected,
+    )
+    try:
+        return asyncio.run(run_replay(settings, request, sys.stdout, sys.stderr))
+    except BrokenPipeError:  # `complaintflow replay | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the final flush does not fail again
+        return 0
+
+
+def _verify(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.verify import print_report, verify
+
+    return print_report(asyncio.run(verify(settings, sys.stderr)), sys.stdout)
+
+
+def _export(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.export import export_log
+
+    report = asyncio.run(export_log(settings, Path(arguments.file), until=arguments.until, stderr=sys.stderr))
+    print(
+        f"exported {report.written} accepted events of {report.complaints} complaints "
+        f"({report.read} records read) to {arguments.file}"
+    )
+    return 0
+
+
+def _import(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.export import import_log
+
+    report = asyncio.run(import_log(settings, Path(arguments.file), force=arguments.force, stderr=sys.stderr))
+    print(f"imported {report.sent} events of {report.complaints} complaints into {report.topic}")
+    return 0
+
+
+def _aware_timestamp(text: str) -> datetime:
+    """ISO 8601 with an offset: a moment without one would mean a different instant in each time zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 timestamp (e.g. 2026-11-24T12:00:00+08:00)"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no offset: write it as e.g. {moment.isoformat()}+08:00")
+    return moment
+
+
 def _up(settings: Settings, arguments: argparse.Namespace) -> int:
     from services.up import run_up
 
@@ -169,6 +230,28 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the worker (default 60)")
     redrive.add_argument("--dry-run", action="store_true", help="list what would be redriven, send nothing")
     redrive.set_defaults(command=_redrive)
+
+    replay = commands.add_parser("replay", help="the projections as of any moment, rebuilt from the event log")
+    replay.add_argument("--as-of", type=_aware_timestamp, help="ISO 8601 with offset (default: now)")
+    replay.add_argument("--complaint", help="print this complaint's timeline: each event, its changes, clocks, alerts")
+    replay.add_argument("--department", help="only complaints this department handles or owns, and its workload")
+    replay.add_argument("--from-file", help="replay an export file instead of complaints.events")
+    replay.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    replay.add_argument("--rejected", action="store_true", help="list the rejected messages with their reasons")
+    replay.set_defaults(command=_replay)
+
+    verify = commands.add_parser("verify", help="compare the live read models with a replay; exit 1 on drift")
+    verify.set_defaults(command=_verify)
+
+    export = commands.add_parser("export", help="write the accepted events, in log order, to a JSON-lines file")
+    export.add_argument("file", help="where to write (replaced at the end, never left half-written)")
+    export.add_argument("--until", type=_aware_timestamp, help="only events that occurred by then (ISO 8601)")
+    export.set_defaults(command=_export)
+
+    import_ = commands.add_parser("import", help="publish an export file into an empty cluster")
+    import_.add_argument("file", help="a file written by `complaintflow export`")
+    import_.add_argument("--force", action="store_true", help="append even if complaints.events has records")
+    import_.set_defaults(command=_import)
     return parser
 
 
