@@ -89,6 +89,18 @@ class FollowedUpData(_Strict):
     notes: Text = ""
 
 
+class AmendedData(_Strict):
+    claim_amount: Money = Field(description="The new claimed amount (CNY); it replaces the previous one.")
+    reason: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4000)] = Field(
+        description="Why the claim changed, in words an auditor can follow."
+    )
+
+
+class RepaidData(_Strict):
+    amount: Money = Field(description="What the merchant repays the mall of its advance payment (CNY).")
+    documents: list[Name] = Field(default_factory=list)
+
+
 class _Envelope(_Strict):
     event_id: Identifier = Field(description="Idempotency key: an event_id seen before is ignored.")
     complaint_id: Identifier
@@ -128,10 +140,31 @@ class FollowedUp(_Envelope):
     data: FollowedUpData
 
 
+class Amended(_Envelope):
+    type: Literal["amended"]
+    data: AmendedData
+
+
+class Repaid(_Envelope):
+    """The merchant repays the mall what it advanced to the customer (R3 先行赔付 recovery)."""
+
+    type: Literal["repaid"]
+    data: RepaidData
+
+
 ComplaintEvent = Annotated[
-    Received | Assigned | Inspected | Ruled | Paid | FollowedUp,
+    Received | Assigned | Inspected | Ruled | Paid | FollowedUp | Amended | Repaid,
     Field(discriminator="type"),
 ]
 """Any event of the contract, told apart by its `type`."""
 
-EVENT_TYPES: tuple[str, ...] = ("received", "assigned", "inspected", "ruled", "paid", "followed_up")
+EVENT_TYPES: tuple[str, ...] = (
+    "received",
+    "assigned",
+    "inspected",
+    "ruled",
+    "paid",
+    "followed_up",
+    "amended",
+    "repaid",
+)

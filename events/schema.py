@@ -38,7 +38,7 @@ _DESCRIPTION = (
 
 
 def contract_schema() -> dict[str, Any]:
-    """The schema of any event of the contract: a `oneOf` of the six event types, discriminated on `type`."""
+    """The schema of any event of the contract: a `oneOf` of every event type, discriminated on `type`."""
     generated = EVENT_ADAPTER.json_schema(mode="validation")
     return {
         "$schema": SCHEMA_DIALECT,

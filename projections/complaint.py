@@ -2,7 +2,12 @@
 
 Stages: received → assigned → inspecting → ruled → paid → closed. Reassignment is allowed in
 any open stage, an unsatisfied follow-up reopens the complaint (back to `assigned`), and the
-department that first received a complaint owns it for good (DOMAIN.md R1).
+department that first received a complaint owns it for good (DOMAIN.md R1). The claimed amount
+can be amended until the customer is paid (`amended`; the SLA tier follows it).
+
+The mall's advance payment (R3 先行赔付, payer `mall_advance`) is a debt of the merchant: the state
+keeps what the mall advanced and what the merchant `repaid` since. A repayment is accepted even
+after the complaint is closed, since recovery often outlives the customer's case.
 
 Idempotent by construction: the state remembers the fingerprint of every event it accepted, so a
 repeat returns the same state object (same `version`), and a reused `event_id` with different
@@ -21,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from events.codec import fingerprint
 from events.errors import ConflictingDuplicate, ImpossibleTransition, UnknownComplaint
 from events.models import (
+    Amended,
     Assigned,
     Category,
     ComplaintEvent,
@@ -29,6 +35,7 @@ from events.models import (
     Inspected,
     Paid,
     Received,
+    Repaid,
     Ruled,
     RuledData,
 )
@@ -64,6 +71,10 @@ class ComplaintState(BaseModel):
     paid_amount: Decimal = Decimal("0")
     """The sum of payments: unbounded, unlike a single wire amount."""
     satisfied: bool | None = None
+    advanced_by_mall: Decimal = Decimal("0")
+    """What the mall paid the customer in advance, on the merchant's behalf (R3)."""
+    repaid_by_merchant: Decimal = Decimal("0")
+    """What the merchant has repaid the mall of that advance."""
     version: int
     applied: dict[str, str]
     """event_id → fingerprint of every accepted event: the idempotency record."""
@@ -71,6 +82,11 @@ class ComplaintState(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.stage != "closed"
+
+    @property
+    def owed_to_mall(self) -> Decimal:
+        """The part of the mall's advance the merchant has not repaid yet."""
+        return self.advanced_by_mall - self.repaid_by_merchant
 
 
 def accept(state: ComplaintState | None, event: ComplaintEvent) -> ComplaintState:
@@ -99,7 +115,7 @@ def accept(state: ComplaintState | None, event: ComplaintEvent) -> ComplaintStat
             complaint_id=state.complaint_id,
             event_id=event.event_id,
         )
-    _require(state.is_open, state, event, "it is closed")
+    _require(state.is_open or isinstance(event, Repaid), state, event, "it is closed")
     _require(
         event.occurred_at >= state.received_at,
         state,
@@ -202,7 +218,33 @@ def _(event: Paid, state: ComplaintState) -> dict[str, Any]:
     _require(state.stage in ("ruled", "paid"), state, event, f"there is no ruling yet (stage {state.stage})")
     assert state.ruling is not None  # stage ruled/paid implies a ruling
     _require(state.ruling.decision != "reject", state, event, "the ruling rejected the claim: nothing is owed")
-    return {"stage": "paid", "paid_amount": state.paid_amount + event.data.amount}
+    changes: dict[str, Any] = {"stage": "paid", "paid_amount": state.paid_amount + event.data.amount}
+    if event.data.payer == "mall_advance":
+        changes["advanced_by_mall"] = state.advanced_by_mall + event.data.amount
+    return changes
+
+
+@_transition.register
+def _(event: Amended, state: ComplaintState) -> dict[str, Any]:
+    _require(
+        state.stage not in ("paid", "closed"),
+        state,
+        event,
+        f"the customer has been paid (stage {state.stage}): a new claim needs a new complaint",
+    )
+    return {"claim_amount": event.data.claim_amount}
+
+
+@_transition.register
+def _(event: Repaid, state: ComplaintState) -> dict[str, Any]:
+    _require(
+        event.data.amount <= state.owed_to_mall,
+        state,
+        event,
+        f"the merchant repays {event.data.amount} CNY but owes the mall {state.owed_to_mall} CNY "
+        f"(advanced {state.advanced_by_mall}, repaid {state.repaid_by_merchant})",
+    )
+    return {"repaid_by_merchant": state.repaid_by_merchant + event.data.amount}
 
 
 @_transition.register
@@ -260,9 +302,23 @@ def to_record(state: ComplaintState) -> dict[str, Any]:
         "ruling": None if ruling is None else ruling.model_dump(mode="json"),
         "paid_amount": str(state.paid_amount),
         "satisfied": state.satisfied,
+        "recovery": _recovery_record(state),
         "received_at": state.received_at.isoformat(),
         "last_event_at": state.last_event_at.isoformat(),
         "version": state.version,
+    }
+
+
+def _recovery_record(state: ComplaintState) -> dict[str, Any] | None:
+    """What the merchant owes the mall for its advance payment; null when the mall advanced nothing."""
+    if not state.advanced_by_mall:
+        return None
+    return {
+        "merchant": state.merchant,
+        "advanced": str(state.advanced_by_mall),
+        "repaid": str(state.repaid_by_merchant),
+        "outstanding": str(state.owed_to_mall),
+        "settled": state.owed_to_mall <= 0,
     }
 
 

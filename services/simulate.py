@@ -112,7 +112,26 @@ def simulate(
 def _plan(
     rng: random.Random, complaint_id: str, t: int, staff: dict[str, tuple[str, ...]], day0: int
 ) -> Iterator[Step]:
-    """One complaint's life, drawn lazily: a step is drawn only once the previous one is emitted."""
+    """One complaint's life, drawn lazily: a step is drawn only once the previous one is emitted;
+    what happens after the customer's case is over (the merchant repaying the mall) comes last."""
+    afterwards: list[Step] = []
+    last = t
+    for step in _life(rng, complaint_id, t, staff, day0, afterwards):
+        last = step[0]
+        yield step
+    for when, event in afterwards:
+        last = max(last, when)
+        yield last, event
+
+
+def _life(
+    rng: random.Random,
+    complaint_id: str,
+    t: int,
+    staff: dict[str, tuple[str, ...]],
+    day0: int,
+    afterwards: list[Step],
+) -> Iterator[Step]:
     channel = rng.choices(CHANNELS, (30, 25, 15, 30))[0]
     category = rng.choices(CATEGORIES, _CATEGORY_WEIGHTS)[0]
     department, merchant, product, description = _subject(rng, category)
@@ -139,6 +158,12 @@ def _plan(
     })  # fmt: skip
     t = later(_late(rng, 0.0 if injury else 0.04, (MINUTE, 15 * MINUTE), (31 * MINUTE, 3 * HOUR)))  # R2: 30 minutes
     yield event("assigned", dispatcher, {"department": department, "handler": handler})
+    if rng.random() < 0.03:  # the customer adds costs (delivery, a second visit): the claim grows
+        t = later(rng.randint(10 * MINUTE, 2 * HOUR))
+        claim = round(claim * rng.uniform(1.1, 1.6))
+        small, major = claim < 2000, claim > 10_000
+        reason = rng.choice(("顾客补充上门费和交通费。", "顾客补交误工证明，追加索赔。", "顾客补充运费发票。"))
+        yield event("amended", handler, {"claim_amount": _money(claim), "reason": reason})
     bounces = 4 if rng.random() < 0.005 else 1 if rng.random() < 0.06 else 0  # 4: the water-pump case (R12)
     for _ in range(bounces):
         t = later(rng.randint(20 * MINUTE, DAY) if bounces == 1 else rng.randint(DAY, 12 * DAY))
@@ -190,6 +215,11 @@ def _plan(
             documents = ["收条", "和解协议书"] if amount >= 500 else ["收条"]  # R7
             yield event("paid", rng.choice(staff["财务部"]), {"payer": payer, "amount": _money(amount),
                                                              "documents": documents})  # fmt: skip
+            if payer == "mall_advance" and merchant and rng.random() < 0.8:  # R3: the merchant repays the mall
+                repaid = {"amount": _money(amount), "documents": ["银行转账回单"]}
+                afterwards.append(
+                    (t + rng.randint(DAY, 20 * DAY), event("repaid", rng.choice(staff["财务部"]), repaid)[1])
+                )
             if rng.random() < 0.02:
                 return  # paid, follow-up call not made yet
         t = later(_late(rng, 0.05, (2 * HOUR, 6 * DAY), (8 * DAY, 14 * DAY)))  # R11: within 7 days of payment

@@ -93,3 +93,13 @@ def followed_up(complaint_id: str, satisfied: bool = True, *, at: datetime = T0)
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def amended(
+    complaint_id: str, claim_amount: str, reason: str = "the customer adds costs", *, at: datetime = T0
+) -> dict[str, Any]:
+    return event("amended", complaint_id, {"claim_amount": claim_amount, "reason": reason}, at=at)
+
+
+def repaid(complaint_id: str, amount: str, *, at: datetime = T0) -> dict[str, Any]:
+    return event("repaid", complaint_id, {"amount": amount, "documents": ["transfer slip"]}, at=at)

@@ -107,6 +107,14 @@ def followed_up(satisfied: bool = True, **env: Any) -> dict[str, Any]:
     return envelope("followed_up", {"satisfied": satisfied, "notes": ""}, **env)
 
 
+def amended(claim_amount: Any = "2500.00", reason: str = "delivery fee added", **env: Any) -> dict[str, Any]:
+    return envelope("amended", {"claim_amount": claim_amount, "reason": reason}, **env)
+
+
+def repaid(amount: Any = "1500.00", **env: Any) -> dict[str, Any]:
+    return envelope("repaid", {"amount": amount, "documents": ["transfer slip"]}, **env)
+
+
 def wire(document: Any) -> bytes:
     return orjson.dumps(document)
 

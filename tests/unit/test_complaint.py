@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import assigned, at, decode, fold, followed_up, inspected, paid, received, ruled
+from conftest import amended, assigned, at, decode, fold, followed_up, inspected, paid, received, repaid, ruled
 
 from events.errors import ConflictingDuplicate, ImpossibleTransition, Rejection, UnknownComplaint
 from projections.complaint import accept, dump_state, load_state, mask_phone, replay, to_record
@@ -445,3 +445,86 @@ def test_a_state_whose_payments_add_up_past_twelve_digits_still_loads():
     assert state.paid_amount == Decimal("1999999999999.98")
     assert to_record(state)["paid_amount"] == "1999999999999.98"
     assert load_state(dump_state(state)) == state
+
+
+# --- amended claims (issue 3) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage_events", [[], [assigned(minute=5)], [assigned(minute=5), ruled(minute=30)]])
+def test_a_claim_can_be_amended_until_the_customer_is_paid(stage_events):
+    before = fold(received(minute=0), *stage_events)
+
+    after = fold(amended(claim_amount="2600.00", minute=40), state=before)
+
+    assert after.claim_amount == Decimal("2600.00")
+    assert after.stage == before.stage and after.version == before.version + 1
+
+
+def test_an_amendment_after_payment_is_impossible():
+    state = fold(received(minute=0), assigned(minute=5), ruled(minute=30), paid(minute=40))
+
+    error = rejected(state, amended(minute=50))
+
+    assert "has been paid" in error.reason
+
+
+def test_an_amendment_needs_a_reason():
+    with pytest.raises(Rejection, match="reason"):
+        decode(amended(reason=""))
+
+
+# --- the mall's advance payment and its recovery from the merchant (R3) ------------------------
+
+
+def advanced(amount="1500.00"):
+    return fold(
+        received(minute=0),
+        assigned(minute=5),
+        ruled(minute=30),
+        paid(amount=amount, payer="mall_advance", minute=40),
+        followed_up(minute=60),
+    )
+
+
+def test_a_mall_advance_opens_a_recovery_record_that_stays_until_the_merchant_repays():
+    state = advanced()
+
+    assert to_record(state)["recovery"] == {
+        "merchant": state.merchant,
+        "advanced": "1500.00",
+        "repaid": "0",
+        "outstanding": "1500.00",
+        "settled": False,
+    }
+    partly = fold(repaid(amount="500.00", minute=2000), state=state)
+    assert to_record(partly)["recovery"]["outstanding"] == "1000.00"
+    settled = fold(repaid(amount="1000.00", minute=3000), state=partly)
+    assert to_record(settled)["recovery"] == {**to_record(partly)["recovery"], "repaid": "1500.00",
+                                               "outstanding": "0.00", "settled": True}  # fmt: skip
+
+
+def test_a_repayment_is_accepted_after_closing_and_changes_nothing_else():
+    state = advanced()
+    assert state.stage == "closed"
+
+    after = fold(repaid(minute=5000), state=state)
+
+    assert after.stage == "closed" and after.paid_amount == state.paid_amount
+    assert after.version == state.version + 1
+
+
+def test_no_recovery_record_when_the_merchant_paid_the_customer_itself():
+    state = fold(received(minute=0), assigned(minute=5), ruled(minute=30), paid(minute=40))
+
+    assert to_record(state)["recovery"] is None
+    assert "owes the mall 0" in rejected(state, repaid(minute=50)).reason
+
+
+def test_a_merchant_cannot_repay_more_than_the_mall_advanced():
+    error = rejected(advanced("800.00"), repaid(amount="900.00", minute=5000))
+
+    assert "repays 900.00 CNY but owes the mall 800.00 CNY" in error.reason
+
+
+def test_other_events_are_still_refused_once_closed():
+    rejected(advanced(), assigned(minute=5000))

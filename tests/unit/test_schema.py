@@ -192,6 +192,14 @@ def test_docs_examples_are_accepted_and_fold_into_the_closed_complaint_the_page_
     assert state is not None
     record = to_record(state)
     assert record["stage"] == "closed"
-    assert record["version"] == 7
+    assert record["version"] == 9
+    assert record["claim_amount"] == "1580.00"
     assert record["paid_amount"] == "1500.00"
+    assert record["recovery"] == {
+        "merchant": "Golden Rice Electric",
+        "advanced": "1500.00",
+        "repaid": "1500.00",
+        "outstanding": "0.00",
+        "settled": True,
+    }
     assert record["customer"]["phone"] == "138****8000"

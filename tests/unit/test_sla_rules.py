@@ -14,7 +14,7 @@ from projections.clocks import SlaState, opened, track
 from projections.complaint import ComplaintState, accept
 from projections.policy import Policy, parse_policy
 from projections.sla import changes, due_alerts, evaluate, next_due_at, record_raised
-from tests.wire import T0, assigned, inspected, minutes, paid, received, ruled
+from tests.wire import T0, amended, assigned, inspected, minutes, paid, received, ruled
 
 POLICY = parse_policy((Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text())
 
@@ -147,3 +147,52 @@ def test_working_day_clocks_count_across_a_weekend_and_a_holiday() -> None:
     # 3 working days: Oct 1-8 are off, Sat Oct 11 is a 调休 working day → Oct 9, 10, 11.
     assert views["containment"].deadline == reported.replace(month=10, day=11)
     assert views["corrective"].deadline == reported.replace(month=10, day=21)
+
+
+def test_a_claim_amended_above_2000_moves_resolution_to_three_days_from_the_original_start() -> None:
+    state, sla = fold(
+        received("C-7", amount="1500.00"),
+        assigned("C-7", "家电部", at=T0 + minutes(5)),
+        amended("C-7", "2600.00", at=T0 + minutes(40)),
+    )
+    view = clock(state, sla, "resolution", T0 + minutes(90))
+
+    assert view.deadline == T0 + timedelta(days=3), "counted from receipt, not from the amendment"
+    assert view.status == "running"
+    assert ("breached", "resolution", 0) not in kinds(state, sla, T0 + minutes(90))
+
+
+def test_a_claim_amended_below_2000_falls_back_to_the_hour_and_keeps_its_paused_time() -> None:
+    state, sla = fold(
+        received("C-8", amount="5000.00"),
+        assigned("C-8", "家电部", at=T0 + minutes(5)),
+        inspected("C-8", "site", "reported", at=T0 + minutes(10)),
+        amended("C-8", "800.00", at=T0 + minutes(30)),
+    )
+    assert clock(state, sla, "resolution", T0 + minutes(45)).deadline == T0 + minutes(60)
+    assert ("breached", "resolution", 0) in kinds(state, sla, T0 + minutes(61))
+
+
+def test_an_amendment_during_a_lab_pause_keeps_the_pause() -> None:
+    paused = fold(
+        received("C-9", amount="1500.00"),
+        assigned("C-9", "家电部", at=T0 + minutes(5)),
+        inspected("C-9", "lab", "requested", at=T0 + minutes(20)),
+    )
+    amended_too = fold(
+        received("C-9", amount="1500.00"),
+        assigned("C-9", "家电部", at=T0 + minutes(5)),
+        inspected("C-9", "lab", "requested", at=T0 + minutes(20)),
+        amended("C-9", "2500.00", at=T0 + minutes(50)),
+    )
+    later = T0 + timedelta(hours=5)
+
+    assert clock(*paused, "resolution", later).status == "paused"
+    assert clock(*amended_too, "resolution", later).status == "paused"
+    assert amended_too[1].clocks["resolution"] == paused[1].clocks["resolution"], "the amendment moves no instant"
+
+
+def test_a_claim_amended_above_the_major_threshold_raises_the_major_claim_notice() -> None:
+    state, sla = fold(received("C-10", amount="3000.00"), amended("C-10", "12000.00", at=T0 + minutes(15)))
+
+    assert ("major_claim", None, 0) in kinds(state, sla, T0 + minutes(15))

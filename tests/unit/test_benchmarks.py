@@ -1,0 +1,166 @@
+"""The benchmark harness's pure helpers: percentiles, ratios, the table, BENCHMARKS.md, the
+simulated streams and the log timestamps. Nothing here is timed: the figures themselves are
+measured by `make bench`, never asserted in a test."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+
+import pytest
+
+from benchmarks.harness import log_time
+from benchmarks.report import (
+    HEADERS,
+    Row,
+    format_number,
+    format_ratio,
+    format_table,
+    percentile,
+    ratio,
+    render_markdown,
+)
+from benchmarks.runner import FULL, QUICK
+from benchmarks.streams import ASSIGNMENT_BUDGET, due_soon, final_versions, retimed
+from services.simulate import CST
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=CST)
+
+
+def test_percentile_interpolates_between_closest_ranks_like_numpy() -> None:
+    values = [15.0, 20.0, 35.0, 40.0, 50.0]
+
+    assert percentile(values, 0) == 15
+    assert percentile(values, 50) == 35
+    assert percentile(values, 100) == 50
+    assert percentile(values, 40) == pytest.approx(29.0)  # rank 1.6: 20 + 0.6 x 15
+    assert percentile([3.0, 1.0, 2.0], 50) == 2, "order of the sample does not matter"
+
+
+def test_a_single_value_is_every_percentile() -> None:
+    assert [percentile([7.0], q) for q in (0, 50, 99, 100)] == [7, 7, 7, 7]
+
+
+def test_records_never_seen_make_the_high_percentiles_infinite_not_nan() -> None:
+    sample = [10.0] * 98 + [math.inf, math.inf]
+
+    assert percentile(sample, 50) == 10
+    assert percentile(sample, 99) == math.inf
+    assert percentile(sample, 100) == math.inf
+
+
+@pytest.mark.parametrize("q", [-1, 100.5])
+def test_a_percentile_outside_0_to_100_is_refused(q: float) -> None:
+    with pytest.raises(ValueError, match="outside"):
+        percentile([1.0], q)
+
+
+def test_an_empty_sample_has_no_percentile() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+
+
+def test_ratio_is_value_over_baseline_and_missing_when_either_is() -> None:
+    assert ratio(1_100, 28_700) == pytest.approx(0.0383, abs=1e-4)
+    assert ratio(None, 10) is None
+    assert ratio(10, None) is None
+    assert ratio(10, 0) is None
+    assert Row("1", "x", 50.0, "events/s", 200.0, "loop").ratio == 0.25
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(None, "—"), (0, "0"), (28_712.4, "28,712"), (100, "100"), (42.25, "42.2"), (0.01234, "0.0123"), (-3.5, "-3.5")],
+)
+def test_numbers_are_shown_with_separators_or_three_significant_digits(value: float | None, shown: str) -> None:
+    assert format_number(value) == shown
+
+
+def test_ratios_are_shown_as_multiples() -> None:
+    assert [format_ratio(r) for r in (None, 0.0383, 1.0, 12.345, 1234.0)] == ["—", "0.04×", "1.00×", "12.35×", "1,234×"]
+
+
+ROWS = [
+    Row("1 throughput", "Faust worker", 1_100.0, "events/s", 28_700.0, "aiokafka loop", "no changelog in the loop"),
+    Row("4 replay", "complaintflow replay", None, "events/s", 30_000.0, "read+decode", "not available yet"),
+]
+
+
+def test_the_table_aligns_columns_and_shows_the_note_when_there_is_no_value() -> None:
+    lines = format_table(ROWS).splitlines()
+
+    assert lines[0].split() == ["figure", "measure", "value", "unit", "baseline", "(same", "run)", "ratio"]
+    assert set(lines[1]) == {"-", " "}
+    assert "1,100" in lines[2] and "28,700 (aiokafka loop)" in lines[2] and lines[2].endswith("0.04×")
+    assert "not available yet" in lines[3] and lines[3].endswith("—")
+    assert len({line.index("events/s") for line in lines[2:]}) == 1, "the unit column lines up"
+
+
+def test_the_markdown_report_says_when_where_at_what_size_and_how_to_read_the_ratio() -> None:
+    report = render_markdown(
+        ROWS,
+        date="2026-11-22 16:00 UTC",
+        mode="quick",
+        sizes={"history_complaints": 2_000, "rate": 500.0, "label": "x|y"},
+        machine={"CPU": "AMD EPYC", "cores": "2"},
+        versions={"faust-streaming": "0.15.3", "aiokafka": "0.14.0"},
+        notes=["shared CPU"],
+    )
+
+    assert report.startswith("# Benchmarks\n")
+    assert "make bench-quick" in report and "2026-11-22 16:00 UTC" in report
+    assert "- **mode**: quick (history_complaints 2,000, rate 500, label x|y)" in report
+    assert "- **CPU**: AMD EPYC" in report and "faust-streaming 0.15.3, aiokafka 0.14.0" in report
+    assert "ratio = value ÷ baseline" in report
+    table = [line for line in report.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + len(ROWS)
+    columns = {len(re.findall(r"(?<!\\)\|", line)) for line in table}
+    assert columns == {len(HEADERS) + 2}, "every row has every column (and a note column)"
+    assert "| 1,100 | events/s | 28,700 (aiokafka loop) | 0.04× | no changelog in the loop |" in table[2]
+    assert "| not available yet |" in table[3]
+    assert report.endswith("- shared CPU\n")
+
+
+def test_quick_mode_is_a_tenth_of_the_full_size() -> None:
+    assert QUICK.history_complaints * 10 == FULL.history_complaints
+    assert QUICK.open_complaints * 10 == FULL.open_complaints
+    assert QUICK.due_complaints * 10 == FULL.due_complaints
+    assert QUICK.latency_seconds * 10 == FULL.latency_seconds
+    assert QUICK.rate == FULL.rate == 500, "the latency figure is at the same steady rate"
+
+
+def test_retimed_events_keep_their_order_and_contents_at_a_fixed_step() -> None:
+    events = [{"event_id": f"E-{n}", "occurred_at": "2020-01-01T00:00:00+08:00"} for n in range(3)]
+
+    shifted = retimed(events, T0, 0.5)
+
+    assert [e["event_id"] for e in shifted] == ["E-0", "E-1", "E-2"]
+    assert [datetime.fromisoformat(e["occurred_at"]) for e in shifted] == [
+        T0,
+        T0 + timedelta(seconds=0.5),
+        T0 + timedelta(seconds=1),
+    ]
+    assert events[0]["occurred_at"] == "2020-01-01T00:00:00+08:00", "the originals are left alone"
+
+
+def test_due_soon_deadlines_fall_from_first_in_at_the_given_rate() -> None:
+    events = due_soon(seed=1, complaints=4, now=T0, first_in=10, rate=2)
+
+    assert [e["type"] for e in events] == ["received"] * 4
+    deadlines = [datetime.fromisoformat(e["occurred_at"]) + ASSIGNMENT_BUDGET - T0 for e in events]
+    assert deadlines == [timedelta(seconds=s) for s in (10, 10.5, 11, 11.5)]
+    assert len({e["complaint_id"] for e in events}) == 4
+
+
+def test_final_versions_keep_each_complaints_highest_accepted_version() -> None:
+    expected = [(b"C-1", 1), (b"C-2", 1), None, (b"C-1", 2), (b"C-1", 3), None]
+
+    assert final_versions(expected) == {b"C-1": 3, b"C-2": 1}
+
+
+def test_log_times_are_read_from_faust_log_lines_and_other_lines_have_none() -> None:
+    line = "[2026-11-22 14:16:07,084] [18473] [INFO] Setting newly assigned partitions"
+
+    assert log_time(line) == datetime(2026, 11, 22, 14, 16, 7, 84_000).timestamp()
+    assert log_time("| complaintflow-__assignor-__leader | {0-3} |") is None
