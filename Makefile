@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint unit integration schema clean
+.PHONY: install run test lint unit integration schema bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ unit: install
 
 integration: install
 	$(BIN)/pytest tests/integration
+
+## Benchmarks: every figure next to its baseline, measured in one run; writes BENCHMARKS.md.
+bench: install
+	$(BIN)/python -m benchmarks
+
+## The same at a tenth of the size, for development (a few minutes).
+bench-quick: install
+	$(BIN)/python -m benchmarks --quick
 
 ## Regenerate the committed JSON Schema of the wire contract after changing events/models.py.
 schema: install

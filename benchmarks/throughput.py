@@ -1,0 +1,103 @@
+"""Figure 1, pipeline throughput: a pre-loaded complaints.events topic, timed from partition
+assignment until the last complaint's state record is published; the Faust worker against the
+plain aiokafka loop (benchmarks/baseline.py) over the same topic, and the core alone in memory.
+
+Two backlogs: the last ten minutes' (the main figure), and weeks-old history, where the live worker
+judges every event at the wall clock before the complaint's next events have arrived: clocks
+long met look breached, and the alerts raised and then retracted dominate the work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from benchmarks.harness import Baseline, Ends, Worker, deployment, state_published, wait_committed
+from benchmarks.report import Row
+from benchmarks.streams import Event, Message, retimed
+from events.codec import decode_keyed_event
+from projections import case as cases
+from projections.case import Case, Rulebook
+from services.cases import encode_stored
+from services.settings import Settings
+
+FIGURE = "1 throughput"
+ASSIGNED = "Setting newly assigned partitions"
+BACKLOG = timedelta(minutes=10)
+"""How far back the pre-loaded events happened: short enough that no clock looks breached while
+the worker catches up (the weeks-old slice shows what happens when they do)."""
+Measured = tuple[float, str]
+"""(events/s, what to know about it)"""
+
+
+def backlog(history: list[Event], now: datetime) -> list[Event]:
+    """The history's events, same order, spread evenly over the `BACKLOG` before `now`."""
+    return retimed(history, now - BACKLOG, BACKLOG.total_seconds() / len(history))
+
+
+def core_steps(messages: list[Message], rules: Rulebook) -> tuple[float, float]:
+    """(events/s, alerts per event) of the agent's per-event work with no Kafka at all: decode,
+    accept, assess at the wall clock, the state record, memberships, the table bytes. The
+    ceiling of any pipeline built on this core."""
+    held: dict[str, Case] = {}
+    alerts = 0
+    started = time.perf_counter()
+    for key, value in messages:
+        event = decode_keyed_event(key, value)
+        before = held.get(event.complaint_id)
+        after = cases.accept_event(before, event, rules)
+        now = datetime.now(UTC)
+        assessment = cases.assess(after, rules, now)
+        case = held[event.complaint_id] = assessment.settled.case
+        alerts += len(assessment.settled.raised) + len(assessment.settled.retracted)
+        cases.to_record(case, rules, now, assessment.views)
+        departments = cases.departments_touched(before, case)
+        [m.model_dump_json() for m in cases.memberships(case, rules, now, departments, assessment.views)]
+        encode_stored(0, case)
+    return len(messages) / (time.perf_counter() - started), alerts / len(messages)
+
+
+async def loop_events_per_second(
+    source: Settings, name: str, events: int, final: Mapping[bytes, int], *, changelog: bool = False
+) -> float:
+    """The aiokafka loop over `source`'s events, writing to its own deployment `name`."""
+    target = await deployment(source.bootstrap_servers, name)
+    async with Baseline(source, target, events=events, changelog=changelog) as baseline:
+        result = await baseline.line("consumed", timeout=3600)
+    finished = await state_published(target, final)
+    return events / (finished - float(result["assigned_at"]))
+
+
+async def worker_events_per_second(
+    worker: Worker, settings: Settings, ends: Ends, final: Mapping[bytes, int], cap_seconds: float
+) -> Measured:
+    """Start the worker on the pre-loaded topic; events/s from its assignment to the last state
+    record, or, if it has not finished within `cap_seconds`, the rate of what it committed."""
+    worker.start()
+    assigned_at = await worker.logged(ASSIGNED)
+    total = sum(ends.values())
+    done = await wait_committed(settings, settings.app_id, ends, worker, timeout=cap_seconds)
+    if done < total:
+        rate = done / (time.time() - assigned_at)
+        return rate, f"unfinished: {done:,} of {total:,} events committed after {cap_seconds / 60:.0f} min"
+    return total / (await state_published(settings, final) - assigned_at), ""
+
+
+def rows(
+    faust: Measured, plain: float, with_changelog: float, core: float, events: int, old: Measured, old_plain: float,
+    old_events: int, old_alerts: float,
+) -> list[Row]:  # fmt: skip
+    loop, minutes = "aiokafka loop", BACKLOG // timedelta(minutes=1)
+    return [
+        Row(FIGURE, f"Faust worker, {events:,} events of the last {minutes} min", faust[0], "events/s", plain, loop,
+            "; ".join(filter(None, ["assignment → last state record; the loop: same core, a dict of cases, "
+                                    "no changelog, no SLA timer, no workload agent", faust[1]]))),
+        Row(FIGURE, "aiokafka loop + changelog", with_changelog, "events/s", plain, loop,
+            "the same loop also producing each changed case's table bytes to a changelog topic"),
+        Row(FIGURE, "core step alone, in memory", core, "events/s", plain, loop,
+            "decode, accept, assess, records, memberships; no Kafka: the ceiling of this core"),
+        Row(FIGURE, f"Faust worker, {old_events:,} weeks-old events", old[0], "events/s", old_plain,
+            "aiokafka loop, same events", "; ".join(filter(None, [
+                f"judged at the wall clock: {old_alerts:.1f} alerts raised or retracted per event", old[1]]))),
+    ]  # fmt: skip
