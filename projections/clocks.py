@@ -120,11 +120,9 @@ def _step(clock: ClockPolicy, record: ClockRecord | None, event: ComplaintEvent)
 
 
 def _ended(period: Period, at: datetime) -> Period:
-    return (
-        _resumed(period, at).model_copy(update={"ended_at": at})
-        if period.paused_at
-        else period.model_copy(update={"ended_at": at})
-    )
+    """A period that is paused when it ends stopped running when it paused: its running time (and
+    so its thresholds, already judged while it ran) must not move by a pause it never came back from."""
+    return period.model_copy(update={"ended_at": period.paused_at or at})
 
 
 def _resumed(period: Period, at: datetime) -> Period:

@@ -109,12 +109,18 @@ class Judge:
         return new, retracted
 
     def next_due_at(self, now: datetime) -> datetime | None:
-        upcoming = []
+        """The first instant after `now` at which something falls due: a threshold a period will
+        still reach (running, or stopped or paused later than it: an event can be dated up to the
+        allowed clock skew ahead of the wall clock), or a notice dated after `now`."""
+        upcoming = [at for at in self.sla.notices.values() if at > now]
         for clock, record in self.started():
-            if record.stopped_at is not None or record.periods[-1].paused_at is not None:
-                continue
-            index = len(record.periods) - 1
-            upcoming += [t.at for t in self.thresholds(clock, record, index) if t.at > now]
+            for index, period in enumerate(record.periods):
+                frozen = period.ended_at or period.paused_at
+                upcoming += [
+                    t.at
+                    for t in self.thresholds(clock, record, index)
+                    if t.at > now and (frozen is None or t.at < frozen)
+                ]
         return min(upcoming, default=None)
 
     def due(self, now: datetime) -> dict[str, tuple[datetime, Callable[[], Alert]]]:
@@ -123,9 +129,8 @@ class Judge:
         complaint_id = self.complaint.complaint_id
         for clock, record in self.started():
             for index, period in enumerate(record.periods):
-                horizon = _horizon(period, now)
                 for threshold in self.thresholds(clock, record, index):
-                    if threshold.at <= horizon:
+                    if _reached(threshold.at, period, now):
                         alert_id = f"{complaint_id}:{clock.name}:{threshold.kind}:{threshold.level}"
                         if alert_id not in due or threshold.at < due[alert_id][0]:
                             due[alert_id] = (threshold.at, partial(_clock_alert, self.complaint, clock, threshold))
@@ -143,20 +148,20 @@ def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge) 
             threshold.level
             for index, period in enumerate(record.periods)
             for threshold in judge.thresholds(clock, record, index)
-            if threshold.kind == "escalated" and threshold.at <= _horizon(period, now)
+            if threshold.kind == "escalated" and _reached(threshold.at, period, now)
         ),
         default=0,
     )
     at_risk, breached, *_ = judge.thresholds(clock, record, len(record.periods) - 1)
     deadline, current = breached.at, record.periods[-1]
     if record.stopped_at is not None:
-        remaining = (deadline - record.stopped_at).total_seconds()
+        remaining = (deadline - (current.ended_at or record.stopped_at)).total_seconds()
         status: Status = "met" if remaining >= 0 else "breached"
     elif current.paused_at is not None:
         remaining, status = (deadline - current.paused_at).total_seconds(), "paused"
     else:
         remaining = (deadline - now).total_seconds()
-        status = "breached" if remaining < 0 else "at_risk" if now >= at_risk.at else "running"
+        status = "breached" if remaining <= 0 else "at_risk" if now >= at_risk.at else "running"
     return ClockView(
         name=clock.name,
         status=status,
@@ -210,10 +215,15 @@ def _deadline(
     return base + timedelta(seconds=period.paused_seconds)
 
 
-def _horizon(period: Period, now: datetime) -> datetime:
-    """How far a period's running time reaches at `now`: its end, the start of its pause, or now."""
+def _reached(at: datetime, period: Period, now: datetime) -> bool:
+    """Whether a period's running time has reached the instant `at` by `now`. A running period
+    reaches it at that very instant (a deadline that is now is breached); a period that ended or
+    paused reaches it only if it ran past it: settling exactly at the deadline meets it, as the
+    clock's status says (`met` when no time is left over, `breached` only beyond)."""
     frozen = period.ended_at or period.paused_at
-    return now if frozen is None else min(now, frozen)
+    if frozen is not None and frozen <= now:
+        return at < frozen
+    return at <= now
 
 
 def _clock_alert(complaint: ComplaintState, clock: ClockPolicy, threshold: _Threshold) -> Alert:
