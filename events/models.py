@@ -29,7 +29,8 @@ def _exactly_an_integer(value: object) -> object:
 
 SchemaVersion = Annotated[Literal[1], BeforeValidator(_exactly_an_integer)]
 
-Channel = Literal["hotline", "counter", "web", "wechat"]
+Channel = Literal["hotline", "counter", "web", "wechat", "operator"]
+"""Where an event comes from: a customer channel, or `operator` (complaintflow's own tools)."""
 Category = Literal["quality", "service", "delivery", "installation", "price", "facility", "personal_injury", "other"]
 LiableParty = Literal["merchant", "mall", "manufacturer", "customer", "undetermined"]
 Decision = Literal["repair", "replace", "refund", "compensate", "reject"]
@@ -101,6 +102,13 @@ class RepaidData(_Strict):
     documents: list[Name] = Field(default_factory=list)
 
 
+class PolicyAdoptedData(_Strict):
+    policy_version: Identifier = Field(description="The SLA policy version the complaint is judged by from now on.")
+    reason: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4000)] = Field(
+        description="Why an operator moved an open complaint to another policy, for the audit."
+    )
+
+
 class _Envelope(_Strict):
     event_id: Identifier = Field(description="Idempotency key: an event_id seen before is ignored.")
     complaint_id: Identifier
@@ -145,6 +153,13 @@ class Amended(_Envelope):
     data: AmendedData
 
 
+class PolicyAdopted(_Envelope):
+    """An operator applies another SLA policy version to an open complaint (`complaintflow adopt-policy`)."""
+
+    type: Literal["policy_adopted"]
+    data: PolicyAdoptedData
+
+
 class Repaid(_Envelope):
     """The merchant repays the mall what it advanced to the customer (R3 先行赔付 recovery)."""
 
@@ -153,7 +168,7 @@ class Repaid(_Envelope):
 
 
 ComplaintEvent = Annotated[
-    Received | Assigned | Inspected | Ruled | Paid | FollowedUp | Amended | Repaid,
+    Received | Assigned | Inspected | Ruled | Paid | FollowedUp | Amended | Repaid | PolicyAdopted,
     Field(discriminator="type"),
 ]
 """Any event of the contract, told apart by its `type`."""
@@ -167,4 +182,5 @@ EVENT_TYPES: tuple[str, ...] = (
     "followed_up",
     "amended",
     "repaid",
+    "policy_adopted",
 )

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from events.errors import FromTheFuture, UnknownPolicyVersion
-from events.models import ComplaintEvent
+from events.errors import FromTheFuture, ImpossibleTransition, UnknownPolicyVersion
+from events.models import ComplaintEvent, PolicyAdopted
 from projections import complaint, sla
 from projections.clocks import Alert, ClockView, SlaState, WorkingDays, opened, track
 from projections.complaint import ComplaintState
@@ -95,8 +95,26 @@ def accept_event(
     if case is not None and after is before:
         return case
     clocks = opened(rules.current) if case is None else case.sla
+    if isinstance(event, PolicyAdopted):
+        clocks = _repinned(clocks, event, rules)
     clocks = track(clocks, event, after, rules.policy(clocks.policy_version, complaint_id=after.complaint_id))
     return Case(complaint=after, sla=clocks, revision=1 if case is None else case.revision + 1)
+
+
+def _repinned(sla: SlaState, event: PolicyAdopted, rules: Rulebook) -> SlaState:
+    """An operator's explicit choice to judge an open complaint by another (loaded) policy from now
+    on. The instants already recorded stay; clocks the new policy adds start with their next
+    trigger; alerts the new policy no longer makes due are retracted at the next settle."""
+    wanted = event.data.policy_version
+    if wanted == sla.policy_version:
+        raise ImpossibleTransition(
+            f"cannot apply 'policy_adopted' to complaint {event.complaint_id}: it is already judged by policy "
+            f"{wanted!r}",
+            complaint_id=event.complaint_id,
+            event_id=event.event_id,
+        )
+    rules.policy(wanted, complaint_id=event.complaint_id)  # an unknown version is a rejection, for redrive
+    return sla.model_copy(update={"policy_version": wanted})
 
 
 def settle(case: Case, rules: Rulebook, now: datetime) -> Settled:

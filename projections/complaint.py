@@ -34,6 +34,7 @@ from events.models import (
     FollowedUp,
     Inspected,
     Paid,
+    PolicyAdopted,
     Received,
     Repaid,
     Ruled,
@@ -233,6 +234,11 @@ def _(event: Amended, state: ComplaintState) -> dict[str, Any]:
         f"the customer has been paid (stage {state.stage}): a new claim needs a new complaint",
     )
     return {"claim_amount": event.data.claim_amount}
+
+
+@_transition.register
+def _(event: PolicyAdopted, state: ComplaintState) -> dict[str, Any]:
+    return {}  # the SLA side (projections/case.py) repins the policy; the complaint itself is unchanged
 
 
 @_transition.register

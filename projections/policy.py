@@ -31,7 +31,9 @@ def _seconds(value: object) -> float:
 Seconds = Annotated[float, BeforeValidator(_seconds)]
 """A duration written "30m"/"1h"/"3d"; in a working-days clock, "d" means working days."""
 
-EventType = Literal["received", "assigned", "inspected", "ruled", "paid", "followed_up", "amended", "repaid"]
+EventType = Literal[
+    "received", "assigned", "inspected", "ruled", "paid", "followed_up", "amended", "repaid", "policy_adopted"
+]
 Scalar = str | bool | int
 Calendar = Literal["continuous", "working_days"]
 

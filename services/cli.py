@@ -7,6 +7,7 @@ publish    send events from a JSON-lines file, one event a line
 simulate   generate a realistic, seeded stream of complaints and send (or write) it
 tail       print the records of a topic
 redrive    publish chosen rejected messages again, once their cause is gone
+adopt-policy  judge open complaints by another SLA policy version (an explicit, logged decision)
 replay     rebuild the projections as of any moment from the event log (or an export file)
 verify     compare the live read models with a replay of the log; exit 1 on any drift
 export     write the accepted events, in log order, to a JSON-lines file
@@ -94,6 +95,18 @@ def _tail(settings: Settings, arguments: argparse.Namespace) -> int:
             print(f"{record.partition}@{record.offset} {key} {value}", flush=True)
 
     asyncio.run(show())
+    return 0
+
+
+def _adopt_policy(settings: Settings, arguments: argparse.Namespace) -> int:
+    from services.adopt import adopt_policy
+
+    chosen = arguments.complaint or None
+    if chosen is None and not arguments.all_open:
+        print("complaintflow: name complaints with --complaint, or say --all-open", file=sys.stderr)
+        return 2
+    adoption = asyncio.run(adopt_policy(settings, arguments.version, arguments.reason, complaint_ids=chosen))
+    print(f"sent {adoption.sent} policy_adopted events (policy {adoption.policy_version})")
     return 0
 
 
@@ -220,6 +233,13 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("topic", help="e.g. complaints.state, complaints.workload, complaints.rejected")
     tail.add_argument("--follow", action="store_true", help="keep printing new records")
     tail.set_defaults(command=_tail)
+
+    adopt = commands.add_parser("adopt-policy", help="judge open complaints by another SLA policy version")
+    adopt.add_argument("version", help="a policy version the workers have loaded")
+    adopt.add_argument("--reason", required=True, help="why, for the audit (goes into each event)")
+    adopt.add_argument("--complaint", action="append", help="a complaint to move (repeatable)")
+    adopt.add_argument("--all-open", action="store_true", help="every open complaint judged by another version")
+    adopt.set_defaults(command=_adopt_policy)
 
     redrive = commands.add_parser("redrive", help="publish chosen rejected messages again and report the outcome")
     redrive.add_argument("--reason", action="append", default=[], help="a reason_code to select (repeatable)")

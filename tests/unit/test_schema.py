@@ -192,7 +192,7 @@ def test_docs_examples_are_accepted_and_fold_into_the_closed_complaint_the_page_
     assert state is not None
     record = to_record(state)
     assert record["stage"] == "closed"
-    assert record["version"] == 9
+    assert record["version"] == 10
     assert record["claim_amount"] == "1580.00"
     assert record["paid_amount"] == "1500.00"
     assert record["recovery"] == {
