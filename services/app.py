@@ -10,7 +10,7 @@ from __future__ import annotations
 import faust
 from aiokafka import AIOKafkaConsumer
 
-from services import flow, recovery
+from services import recovery
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import (
@@ -52,7 +52,6 @@ def create_app(settings: Settings) -> faust.App:
 
 
 app = create_app(settings)
-flow.install()
 recovery.install(
     lambda: AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False)
 )
