@@ -41,14 +41,18 @@ class Rulebook:
     max_clock_skew: timedelta = timedelta(minutes=5)
     """How far an event's `occurred_at` may lie past its publication time (channels' clocks drift)."""
 
+    @property
+    def versions(self) -> list[str]:
+        """Every policy version loaded, sorted."""
+        return sorted({self.current.version, *self.earlier})
+
     def policy(self, version: str, *, complaint_id: str | None = None) -> Policy:
         if version == self.current.version:
             return self.current
         if version in self.earlier:
             return self.earlier[version]
-        known = sorted({self.current.version, *self.earlier})
         raise UnknownPolicyVersion(
-            f"a complaint is pinned to policy version {version!r}, which is not loaded (known: {known}); "
+            f"a complaint is pinned to policy version {version!r}, which is not loaded (known: {self.versions}); "
             "put that policy file in the policy history directory (COMPLAINTFLOW_POLICY_HISTORY_DIR), "
             "restart the worker, then redrive",
             complaint_id=complaint_id,

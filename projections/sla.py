@@ -116,6 +116,8 @@ class Judge:
         for clock, record in self.started():
             for index, period in enumerate(record.periods):
                 frozen = period.ended_at or period.paused_at
+                if frozen is not None and frozen <= now:
+                    continue  # ran its course before now: nothing of it can still fall due
                 upcoming += [
                     t.at
                     for t in self.thresholds(clock, record, index)

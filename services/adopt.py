@@ -66,10 +66,9 @@ async def adopt_policy(
 ) -> Adoption:
     """Publish the adoption events: for `complaint_ids`, or every open complaint when None."""
     rules = load_rulebook(settings)
-    known = {rules.current.version, *rules.earlier}
-    if policy_version not in known:
+    if policy_version not in rules.versions:
         raise UnknownPolicy(
-            f"policy version {policy_version!r} is not loaded here (known: {sorted(known)}); set "
+            f"policy version {policy_version!r} is not loaded here (known: {rules.versions}); set "
             "COMPLAINTFLOW_POLICY_FILE or COMPLAINTFLOW_POLICY_HISTORY_DIR as the workers have them"
         )
     if complaint_ids is None:

@@ -7,6 +7,7 @@ other's way by using their own complaint ids. Logs land in test-artifacts/.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import subprocess
@@ -26,6 +27,7 @@ from services.broker import EmbeddedBroker, free_port
 from services.clients import read_topic
 from services.rules import SHIPPED_POLICY
 from services.settings import Settings
+from services.verify import VerifyReport, verify
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -88,18 +90,70 @@ async def worker(
     worker_env: dict[str, str], topics: None, settings: Settings
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
     """One worker process for the session, started once the topics exist, stopped with SIGTERM."""
-    log = (ARTIFACTS / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "worker"], env=worker_env, stdout=log, stderr=subprocess.STDOUT
-    )
+    process = start_worker(worker_env, "worker.log")
     yield process
-    process.terminate()
+    stop_worker(process)
+
+
+@pytest.fixture
+def deployment(
+    worker_env: dict[str, str], settings: Settings, policy_file: Path, tmp_path: Path
+) -> Iterator[tuple[dict[str, str], Settings]]:
+    """A deployment of its own on the session's broker (topic prefix, app id, data dir, web port),
+    for tests that start, kill and restart their own workers; the workers' policy file."""
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    env = {
+        **worker_env,
+        "COMPLAINTFLOW_TOPIC_PREFIX": prefix,
+        "COMPLAINTFLOW_APP_ID": f"{prefix}app",
+        "COMPLAINTFLOW_DATA_DIR": str(tmp_path / "data"),
+        "COMPLAINTFLOW_WEB_PORT": str(free_port()),  # the session's worker may hold the shared one
+    }
+    yield (
+        env,
+        settings.model_copy(update={"topic_prefix": prefix, "app_id": f"{prefix}app", "policy_file": policy_file}),
+    )
+
+
+def start_worker(env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
+    """`complaintflow worker` as a process of its own, its output in test-artifacts/`log_name`."""
+    with (ARTIFACTS / log_name).open("wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean shutdown), SIGKILL if it takes over 30 s."""
+    worker.terminate()
     try:
-        process.wait(timeout=20)
+        worker.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+        worker.kill()
+        worker.wait()
+
+
+def complaintflow(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The command line, run as a user would, with its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *arguments], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def verify_until_caught_up(settings: Settings, timeout: float) -> VerifyReport:
+    """`verify` until the live read models have caught up with the log and equal its replay, or
+    the timeout: the last report either way, for the test to judge."""
+    deadline = time.monotonic() + timeout
+    while True:
+        report = await verify(settings, io.StringIO())
+        if (not report.differences and not report.lagging and report.complaints) or time.monotonic() > deadline:
+            return report
+        await asyncio.sleep(1.0)
+
+
+def drift(report: VerifyReport) -> str:
+    """The first differences and the summary of a report, for an assertion message."""
+    return "\n".join([difference.describe() for difference in report.differences[:20]] + [report.summary()])
 
 
 @pytest.fixture

@@ -17,16 +17,10 @@ import pytest
 from services.broker import free_port, port_is_open
 from services.clients import latest_by_key
 from services.settings import Settings
-from tests.integration.conftest import ARTIFACTS, wait_for_record
+from tests.integration.conftest import ARTIFACTS, complaintflow, wait_for_record
 from tests.wire import T0, assigned, minutes, received
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
-
-
-def complaintflow(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *arguments], env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 async def test_publish_sends_the_good_lines_and_names_the_bad_ones(

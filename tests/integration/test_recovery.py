@@ -9,10 +9,7 @@ counted from an older version.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,48 +17,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.admin import ensure_topics
-from services.broker import free_port
 from services.clients import latest_by_key
 from services.settings import Settings
-from tests.integration.conftest import ARTIFACTS, wait_for_records
+from tests.integration.conftest import start_worker, stop_worker, wait_for_records
 from tests.wire import T0, assigned, minutes, received, ruled
 
 pytestmark = pytest.mark.integration
 
 COMPLAINTS = 100
-
-
-@pytest.fixture
-def isolated(
-    worker_env: dict[str, str], settings: Settings, tmp_path: Path
-) -> Iterator[tuple[dict[str, str], Settings]]:
-    """A deployment of its own (topic prefix, app id, data dir) on the session's broker."""
-    prefix = f"recovery-{tmp_path.name[-12:]}."
-    env = {
-        **worker_env,
-        "COMPLAINTFLOW_TOPIC_PREFIX": prefix,
-        "COMPLAINTFLOW_APP_ID": f"{prefix}app",
-        "COMPLAINTFLOW_DATA_DIR": str(tmp_path / "data"),
-        "COMPLAINTFLOW_PRODUCER_LINGER_MS": "50",  # many changelog records per batch
-        "COMPLAINTFLOW_WEB_PORT": str(free_port()),  # the session's worker may hold the shared one
-    }
-    yield env, settings.model_copy(update={"topic_prefix": prefix, "app_id": f"{prefix}app"})
-
-
-def start_worker(env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
-    with (ARTIFACTS / log_name).open("wb") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-
-
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
 
 
 async def publish_batched(settings: Settings, events: list[dict[str, Any]]) -> None:
@@ -87,9 +50,10 @@ def versions_reach(ids: list[str], version: int) -> Callable[[bytes | None, dict
 
 
 async def test_a_restarted_worker_continues_every_complaint_from_its_last_version(
-    isolated: tuple[dict[str, str], Settings], new_id: Callable[[str], str]
+    deployment: tuple[dict[str, str], Settings], new_id: Callable[[str], str]
 ) -> None:
-    env, settings = isolated
+    env, settings = deployment
+    env = {**env, "COMPLAINTFLOW_PRODUCER_LINGER_MS": "50"}  # many changelog records per batch
     await ensure_topics(settings)
     ids = [new_id("R") for _ in range(COMPLAINTS)]
     first = start_worker(env, "recovery-worker-1.log")
@@ -100,7 +64,7 @@ async def test_a_restarted_worker_continues_every_complaint_from_its_last_versio
         )
         await wait_for_records(settings, "complaints.state", versions_reach(ids, 2), count=COMPLAINTS, timeout=120)
     finally:
-        stop(first)
+        stop_worker(first)
 
     # Published before the restart, so the new worker fetches them while it restores its tables.
     await publish_batched(settings, [ruled(cid, at=T0 + minutes(30)) for cid in ids])
@@ -108,7 +72,7 @@ async def test_a_restarted_worker_continues_every_complaint_from_its_last_versio
     try:
         outcomes = await wait_for_outcomes(settings, ids)
     finally:
-        stop(second)
+        stop_worker(second)
 
     # Rulings with no outcome at all are events Faust 0.15.3 skipped around the restart (a known,
     # reproduced loss: about one run in three; see tests/integration/test_chaos.py and issue 6).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 
 import orjson
@@ -11,16 +9,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.settings import Settings
-from tests.integration.conftest import wait_for_record
+from tests.integration.conftest import complaintflow, wait_for_record
 from tests.wire import T0, assigned, minutes, received
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
-
-
-def complaintflow(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *arguments], env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 async def test_an_assignment_that_arrived_before_its_complaint_is_accepted_when_redriven(

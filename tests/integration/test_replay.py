@@ -6,12 +6,7 @@ read models it checks hold nothing but its own complaints; only the verify test 
 
 from __future__ import annotations
 
-import asyncio
 import io
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,8 +24,14 @@ from services.export import ImportRefused, export_log, import_log
 from services.replay import ReplayRequest, run_replay
 from services.settings import Settings
 from services.simulate import simulate
-from services.verify import VerifyReport, verify
-from tests.integration.conftest import ARTIFACTS
+from tests.integration.conftest import (
+    ARTIFACTS,
+    complaintflow,
+    drift,
+    start_worker,
+    stop_worker,
+    verify_until_caught_up,
+)
 from tests.wire import assigned, minutes, paid, received, ruled
 
 pytestmark = pytest.mark.integration
@@ -40,25 +41,6 @@ DAY = timedelta(days=1)
 BASE = datetime(2026, 10, 12, 9, 0, tzinfo=CHINA)
 """Business time of the hand-made complaints: in the past, so none is from the future."""
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=CHINA)
-
-
-@pytest.fixture
-def deployment(
-    worker_env: dict[str, str], settings: Settings, policy_file: Path, tmp_path: Path
-) -> Iterator[tuple[dict[str, str], Settings]]:
-    """Topics, app id, data dir and web port of its own on the session's broker; the worker's policy file."""
-    prefix = f"replay-{uuid.uuid4().hex[:8]}."
-    env = {
-        **worker_env,
-        "COMPLAINTFLOW_TOPIC_PREFIX": prefix,
-        "COMPLAINTFLOW_APP_ID": f"{prefix}app",
-        "COMPLAINTFLOW_DATA_DIR": str(tmp_path / "data"),
-        "COMPLAINTFLOW_WEB_PORT": str(free_port()),  # the session's worker may hold the shared one
-    }
-    yield (
-        env,
-        settings.model_copy(update={"topic_prefix": prefix, "app_id": f"{prefix}app", "policy_file": policy_file}),
-    )
 
 
 async def replayed(settings: Settings, **request: Any) -> str:
@@ -135,9 +117,11 @@ async def test_verify_finds_no_drift_after_a_live_run_and_names_a_planted_one(
     try:
         await send_events(settings, events)
         await publish_raw(settings, [(b"C-bad", b"not json")])
-        report = await verified_without_drift(settings)
+        report = await verify_until_caught_up(settings, timeout=120)
     finally:
-        stop(worker)
+        stop_worker(worker)
+
+    assert not report.differences and not report.lagging, drift(report)
 
     assert (report.complaints, report.events) == (30, len(events))
     assert report.departments >= 2 and report.lagging == 0
@@ -158,41 +142,6 @@ async def test_verify_finds_no_drift_after_a_live_run_and_names_a_planted_one(
     lines = drifted.stdout.splitlines()
     assert lines[0] == f'complaint {key.decode()}  stage: live "{wrong["stage"]}", replayed "{record["stage"]}"'
     assert lines[-1].startswith("drift: ")
-
-
-async def verified_without_drift(settings: Settings, timeout: float = 120.0) -> VerifyReport:
-    """verify until the worker has caught up (complaints and workload), or fail with the last report."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        report = await verify(settings, io.StringIO())
-        if not report.differences and not report.lagging and report.complaints:
-            return report
-        if loop.time() > deadline:
-            raise AssertionError("\n".join([d.describe() for d in report.differences[:20]] + [report.summary()]))
-        await asyncio.sleep(1.0)
-
-
-def start_worker(env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
-    with (ARTIFACTS / log_name).open("wb") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-
-
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-
-
-def complaintflow(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *arguments], env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 async def test_export_then_import_into_a_fresh_broker_replays_the_same_projections(
