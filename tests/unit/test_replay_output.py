@@ -13,7 +13,7 @@ import pytest
 from services.cli import main
 from services.history import LoggedEvent
 from services.progress import Progress, line
-from services.replay import Format, write_projections, write_timeline
+from services.render import Format, write_projections, write_timeline
 from tests.unit.test_replay import DAY, logged, replay
 from tests.wire import T0, assigned, minutes, paid, received, ruled
 
