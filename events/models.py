@@ -8,7 +8,7 @@ default.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
@@ -173,14 +173,8 @@ ComplaintEvent = Annotated[
 ]
 """Any event of the contract, told apart by its `type`."""
 
-EVENT_TYPES: tuple[str, ...] = (
-    "received",
-    "assigned",
-    "inspected",
-    "ruled",
-    "paid",
-    "followed_up",
-    "amended",
-    "repaid",
-    "policy_adopted",
-)
+EventType = Literal[
+    "received", "assigned", "inspected", "ruled", "paid", "followed_up", "amended", "repaid", "policy_adopted"
+]
+"""Every event type of the contract (the `type` of each model above)."""
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)

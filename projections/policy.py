@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from events.codec import describe_problems
 from events.errors import ConfigurationError
-from events.models import Category, ComplaintEvent
+from events.models import Category, ComplaintEvent, EventType
 from events.types import Money
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)$")
@@ -31,9 +31,6 @@ def _seconds(value: object) -> float:
 Seconds = Annotated[float, BeforeValidator(_seconds)]
 """A duration written "30m"/"1h"/"3d"; in a working-days clock, "d" means working days."""
 
-EventType = Literal[
-    "received", "assigned", "inspected", "ruled", "paid", "followed_up", "amended", "repaid", "policy_adopted"
-]
 Scalar = str | bool | int
 Calendar = Literal["continuous", "working_days"]
 
