@@ -31,6 +31,7 @@ SchemaVersion = Annotated[Literal[1], BeforeValidator(_exactly_an_integer)]
 
 Channel = Literal["hotline", "counter", "web", "wechat", "operator"]
 """Where an event comes from: a customer channel, or `operator` (complaintflow's own tools)."""
+CHANNELS: tuple[str, ...] = get_args(Channel)
 Category = Literal["quality", "service", "delivery", "installation", "price", "facility", "personal_injury", "other"]
 LiableParty = Literal["merchant", "mall", "manufacturer", "customer", "undetermined"]
 Decision = Literal["repair", "replace", "refund", "compensate", "reject"]

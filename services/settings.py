@@ -10,8 +10,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events.models import CHANNELS
 
 
 class Settings(BaseSettings):
@@ -61,6 +63,32 @@ class Settings(BaseSettings):
     alert_timer_interval_seconds: float = Field(
         default=1.0, gt=0, le=1.0, description="How often the SLA timer wakes complaints whose next deadline passed."
     )
+
+    channel_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            'JSON {"channel": "token"}: bearer tokens for POST /events; a token publishes only its own channel\'s '
+            "events (source). Unset = the HTTP API accepts no events."
+        ),
+    )
+    dashboard_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="JSON list of read-only bearer tokens for the read endpoints and the dashboard. Unset = no data.",
+    )
+    metrics_require_token: bool = Field(
+        default=False, description="Whether GET /metrics needs a dashboard token (Prometheus then sends it)."
+    )
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest POST /events body accepted; larger ones get 413."
+    )
+
+    @field_validator("channel_tokens")
+    @classmethod
+    def _known_channels(cls, tokens: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        unknown = sorted(set(tokens) - set(CHANNELS))
+        if unknown:
+            raise ValueError(f"channel_tokens names unknown channels {unknown}; channels are {list(CHANNELS)}")
+        return tokens
 
     @property
     def uses_embedded_broker(self) -> bool:
