@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from events.errors import InvalidEvent, UndecodableEvent, UnsupportedEvent
+from events.errors import FieldProblem, InvalidEvent, UndecodableEvent, UnsupportedEvent
 from events.models import EVENT_TYPES, SCHEMA_VERSION, ComplaintEvent
 
 EVENT_ADAPTER: TypeAdapter[ComplaintEvent] = TypeAdapter(ComplaintEvent)
@@ -37,7 +37,9 @@ def decode_event(raw: bytes) -> ComplaintEvent:
     try:
         return EVENT_ADAPTER.validate_python(document)
     except ValidationError as error:
-        raise InvalidEvent(describe_problems(error), complaint_id=complaint_id, event_id=event_id) from None
+        raise InvalidEvent(
+            describe_problems(error), complaint_id=complaint_id, event_id=event_id, problems=field_problems(error)
+        ) from None
 
 
 def encode_event(event: ComplaintEvent) -> bytes:
@@ -52,14 +54,18 @@ def fingerprint(event: ComplaintEvent) -> str:
 
 def describe_problems(error: ValidationError) -> str:
     """Every validation problem as `field.path: message`, joined; what the sender must fix."""
+    return "; ".join(f"{problem.field}: {problem.message}" for problem in field_problems(error))
+
+
+def field_problems(error: ValidationError) -> list[FieldProblem]:
+    """Every validation problem with the dotted path of its field (`(event)` for the envelope itself)."""
     problems = []
     for problem in error.errors(include_url=False):
         parts = problem["loc"]
         if parts and _is_union_tag(parts[0]):  # the discriminator's branch, not a field
             parts = parts[1:]
-        location = ".".join(str(part) for part in parts) or "(event)"
-        problems.append(f"{location}: {problem['msg']}")
-    return "; ".join(problems)
+        problems.append(FieldProblem(".".join(str(part) for part in parts) or "(event)", problem["msg"]))
+    return problems
 
 
 def _check_supported(document: dict[str, Any], complaint_id: str | None, event_id: str | None) -> None:

@@ -19,6 +19,8 @@ and a message that says what was expected and what arrived, in words a channel o
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 
 class ComplaintflowError(Exception):
     """Base of every error complaintflow raises deliberately."""
@@ -46,10 +48,28 @@ class UndecodableEvent(Rejection):
     code = "undecodable"
 
 
+class FieldProblem(NamedTuple):
+    """One thing wrong with one field: what the HTTP API reports field by field."""
+
+    field: str
+    message: str
+
+
 class InvalidEvent(Rejection):
     """The JSON does not match the wire contract (missing, extra or ill-typed fields)."""
 
     code = "invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        complaint_id: str | None = None,
+        event_id: str | None = None,
+        problems: list[FieldProblem] | None = None,
+    ) -> None:
+        super().__init__(message, complaint_id=complaint_id, event_id=event_id)
+        self.problems = problems or [FieldProblem("(event)", message)]
 
 
 class FromTheFuture(InvalidEvent):
