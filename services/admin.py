@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from events.errors import ConfigurationError
+from services.kafka_options import client_options
 from services.settings import Settings
 from services.topics import ALL_TOPICS, TABLES, TopicSpec, changelog_name
 
@@ -48,7 +49,7 @@ def planned_topics(settings: Settings) -> list[tuple[str, TopicSpec]]:
 
 async def ensure_topics(settings: Settings) -> list[TopicStatus]:
     """Create missing topics; raise `TopicMismatch` if an existing one has another partition count."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin")
+    admin = AIOKafkaAdminClient(**client_options(settings), client_id=f"{settings.app_id}-admin")
     await admin.start()
     try:
         existing = await _partition_counts(admin)
@@ -64,7 +65,7 @@ async def ensure_topics(settings: Settings) -> list[TopicStatus]:
                 statuses.append(TopicStatus(name, existing[name], created=False))
                 continue
             new_topic = NewTopic(
-                name, settings.partitions, settings.replication_factor, topic_configs=spec.topic_config()
+                name, settings.partitions, settings.replication_factor, topic_configs=topic_config(settings, spec)
             )
             with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently by another worker
                 await admin.create_topics([new_topic])
@@ -72,6 +73,19 @@ async def ensure_topics(settings: Settings) -> list[TopicStatus]:
         return statuses
     finally:
         await admin.close()
+
+
+def topic_config(settings: Settings, spec: TopicSpec) -> dict[str, str]:
+    """The registry's settings of a topic, plus this deployment's durability: with replicas, a write
+    needs `min_insync_replicas` of them, and a replica that fell behind never becomes leader (which
+    would silently drop acknowledged events; off by default in Kafka, set here so no broker default
+    can turn it on)."""
+    config = spec.topic_config()
+    if settings.min_insync_replicas is not None:
+        config["min.insync.replicas"] = str(settings.min_insync_replicas)
+    if settings.replication_factor > 1:
+        config["unclean.leader.election.enable"] = "false"
+    return config
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient) -> dict[str, int]:

@@ -11,6 +11,7 @@ import faust
 from aiokafka import AIOKafkaConsumer
 
 from services import recovery
+from services.kafka_options import client_options, faust_credentials
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import (
@@ -31,10 +32,14 @@ rules = load_rulebook(settings)
 
 
 def create_app(settings: Settings) -> faust.App:
-    """A Faust app wired for at-least-once processing with acks from all replicas."""
+    """A Faust app wired for at-least-once processing with acks from all replicas.
+
+    Its producer is not idempotent whatever COMPLAINTFLOW_PRODUCER_IDEMPOTENCE says: Faust 0.15.3
+    turns idempotence on only in exactly-once mode (docs/operations.md)."""
     return faust.App(
         settings.app_id,
         broker=";".join(f"kafka://{server}" for server in settings.bootstrap_servers.split(",")),
+        broker_credentials=faust_credentials(settings),
         store=settings.store,
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
@@ -52,9 +57,7 @@ def create_app(settings: Settings) -> faust.App:
 
 
 app = create_app(settings)
-recovery.install(
-    lambda: AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False)
-)
+recovery.install(lambda: AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False))
 
 
 def _raw_topic(*names: str) -> faust.TopicT:

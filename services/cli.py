@@ -26,16 +26,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
+from pydantic import ValidationError
 
 from events.errors import ComplaintflowError
-from services.settings import Settings
+from services.settings import Settings, invalid_settings
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in invalid_settings(error):
+            print(f"complaintflow: {problem}", file=sys.stderr)
+        return 2
     try:
         return int(arguments.command(settings, arguments) or 0)
     except ComplaintflowError as error:

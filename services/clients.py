@@ -15,6 +15,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from events.errors import ConfigurationError
+from services.kafka_options import client_options, producer_options
 from services.settings import Settings
 
 
@@ -23,13 +24,9 @@ class UnknownTopic(ConfigurationError):
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:
-    """acks=all; no idempotence, which the embedded broker cannot grant (it fails InitProducerId)."""
+    """acks=all; idempotent only with COMPLAINTFLOW_PRODUCER_IDEMPOTENCE (the embedded broker fails InitProducerId)."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.app_id}-cli",
-        acks="all",
-        linger_ms=5,
-        enable_idempotence=False,
+        **client_options(settings), **producer_options(settings), client_id=f"{settings.app_id}-cli", linger_ms=5
     )
 
 
@@ -67,7 +64,7 @@ async def read_topic(
     """Every record of `topic` from the beginning, without a consumer group, until every partition's
     position reaches the high-water mark its fetches report (or, with `follow`, for ever).
     `idle_seconds` bounds the wait for a partition whose fetches return nothing at all."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         await consumer.topics()  # loads the cluster's metadata

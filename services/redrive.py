@@ -20,6 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.clients import producer, read_topic
+from services.kafka_options import client_options
 from services.settings import Settings
 from services.topics import EVENTS, REJECTED
 
@@ -105,7 +106,7 @@ async def _original(settings: Settings, rejection: dict[str, Any]) -> tuple[byte
 
 async def _read_at(settings: Settings, partition: int, offset: int) -> bytes | None:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False, fetch_max_bytes=64 << 20
+        **client_options(settings), group_id=None, enable_auto_commit=False, fetch_max_bytes=64 << 20
     )
     await consumer.start()
     try:
@@ -123,7 +124,7 @@ async def _wait_until_processed(settings: Settings, positions: Iterable[tuple[in
     needed: dict[int, int] = {}
     for partition, offset in positions:
         needed[partition] = max(needed.get(partition, -1), offset + 1)
-    group = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=settings.app_id)
+    group = AIOKafkaConsumer(**client_options(settings), group_id=settings.app_id)
     await group.start()
     try:
         loop = asyncio.get_running_loop()

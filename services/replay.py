@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from events.errors import ComplaintflowError
 from services.clients import UnknownTopic, read_topic
 from services.history import ExportFileError, History, Horizon, LoggedEvent, parse_line
+from services.kafka_options import client_options
 from services.progress import Progress
 from services.recovery import verified_end_offsets
 from services.render import Format, write_csv, write_json_lines, write_projections, write_table, write_timeline
@@ -154,7 +155,7 @@ class FileLog:
 def _consumer(settings: Settings) -> AIOKafkaConsumer:
     """No group: nothing joins, nothing is committed; the live group never sees a replay."""
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **client_options(settings),
         client_id=f"{settings.app_id}-replay",
         group_id=None,
         enable_auto_commit=False,

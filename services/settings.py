@@ -9,17 +9,30 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.models import CHANNELS
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+STORES = ("memory://", "rocksdb://")
 
 
 class Settings(BaseSettings):
     """complaintflow's settings; every field can be set as COMPLAINTFLOW_<FIELD> in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="COMPLAINTFLOW_", frozen=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="COMPLAINTFLOW_",
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # the input holds passwords and tokens
+    )
 
     kafka_bootstrap_servers: str | None = Field(
         default=None,
@@ -27,11 +40,51 @@ class Settings(BaseSettings):
         description="host:port[,host:port]; unset = the embedded broker on embedded_broker_port.",
     )
     embedded_broker_port: int = Field(default=19092, description="Port of the embedded Tansu broker (127.0.0.1).")
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description=(
+            "How clients reach the brokers: PLAINTEXT, SSL (TLS), SASL_SSL (TLS and a user), "
+            "SASL_PLAINTEXT (a user without TLS: trusted networks only)."
+        ),
+    )
+    sasl_mechanism: SaslMechanism | None = Field(
+        default=None, description="With SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    sasl_username: str | None = Field(default=None, description="With SASL_*: the Kafka user.")
+    sasl_password: SecretStr | None = Field(default=None, description="With SASL_*: the Kafka user's password.")
+    ssl_cafile: Path | None = Field(
+        default=None,
+        description="With SSL or SASL_SSL: PEM bundle of the CA that signed the brokers' certificates; unset = the "
+        "system's trusted CAs.",
+    )
+    ssl_certfile: Path | None = Field(
+        default=None, description="With SSL or SASL_SSL: PEM client certificate, for brokers that require mutual TLS."
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None,
+        description="With SSL or SASL_SSL: PEM private key of the client certificate (unencrypted); unset = inside "
+        "the certificate file.",
+    )
+    producer_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producers for the commands that publish (publish, simulate, import, redrive, "
+        "adopt-policy): on for Apache Kafka; the embedded broker cannot grant it. The workers publish through Faust, "
+        "which has no such switch (docs/operations.md).",
+    )
     app_id: str = Field(default="complaintflow", description="Faust app id: consumer group and changelog prefix.")
     topic_prefix: str = Field(default="", description="Prepended to every topic name (e.g. 'staging.').")
     partitions: int = Field(default=4, ge=1, description="Partitions of every topic; bounds the number of workers.")
     replication_factor: int = Field(default=1, ge=1, description="Replication of every topic (3 in production).")
-    store: str = Field(default="memory://", description="Faust table store: memory:// or rocksdb://.")
+    min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="min.insync.replicas of every topic `complaintflow topics` creates (2 with replication 3); "
+        "unset = the broker's default.",
+    )
+    store: str = Field(
+        default="memory://",
+        description="Faust table store: memory:// (dev, tests) or rocksdb:// (on disk under data_dir: production).",
+    )
     data_dir: str = Field(default=".complaintflow", description="Worker data directory (table stores).")
     web_host: str = Field(default="127.0.0.1", description="Address the worker's web server binds.")
     web_port: int = Field(default=6066, description="Port of the worker's web server.")
@@ -90,6 +143,61 @@ class Settings(BaseSettings):
             raise ValueError(f"channel_tokens names unknown channels {unknown}; channels are {list(CHANNELS)}")
         return tokens
 
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, store: str) -> str:
+        if not store.startswith(STORES):
+            raise ValueError(f"store {store!r} is not one of {', '.join(STORES)}")
+        return store
+
+    @model_validator(mode="after")
+    def _consistent_kafka_security(self) -> Settings:
+        """Refuse combinations that would fail later at connection time, or silently ignore a credential."""
+        protocol = self.security_protocol
+        if protocol != "PLAINTEXT" and self.uses_embedded_broker:
+            raise ValueError(
+                f"COMPLAINTFLOW_SECURITY_PROTOCOL={protocol}: the embedded broker speaks PLAINTEXT only; set "
+                "KAFKA_BOOTSTRAP_SERVERS to your cluster, or COMPLAINTFLOW_SECURITY_PROTOCOL=PLAINTEXT"
+            )
+        sasl = {
+            "COMPLAINTFLOW_SASL_MECHANISM": self.sasl_mechanism,
+            "COMPLAINTFLOW_SASL_USERNAME": self.sasl_username,
+            "COMPLAINTFLOW_SASL_PASSWORD": self.sasl_password,
+        }
+        if protocol in SASL_PROTOCOLS:
+            missing = [name for name, value in sasl.items() if not value]
+            if missing:
+                raise ValueError(f"COMPLAINTFLOW_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}")
+        elif given := [name for name, value in sasl.items() if value]:
+            raise ValueError(
+                f"{', '.join(given)} set but COMPLAINTFLOW_SECURITY_PROTOCOL is {protocol}, which sends no "
+                "credentials: set COMPLAINTFLOW_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT), or unset them"
+            )
+        tls = {
+            "COMPLAINTFLOW_SSL_CAFILE": self.ssl_cafile,
+            "COMPLAINTFLOW_SSL_CERTFILE": self.ssl_certfile,
+            "COMPLAINTFLOW_SSL_KEYFILE": self.ssl_keyfile,
+        }
+        if protocol not in TLS_PROTOCOLS and (given := [name for name, value in tls.items() if value]):
+            raise ValueError(
+                f"{', '.join(given)} set but COMPLAINTFLOW_SECURITY_PROTOCOL is {protocol}, which uses no TLS: "
+                "set COMPLAINTFLOW_SECURITY_PROTOCOL=SSL or SASL_SSL, or unset them"
+            )
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise ValueError("COMPLAINTFLOW_SSL_KEYFILE is set without COMPLAINTFLOW_SSL_CERTFILE, its certificate")
+        if self.producer_idempotence and self.uses_embedded_broker:
+            raise ValueError(
+                "COMPLAINTFLOW_PRODUCER_IDEMPOTENCE: the embedded broker cannot grant it (InitProducerId fails); "
+                "set COMPLAINTFLOW_PRODUCER_IDEMPOTENCE=false, or KAFKA_BOOTSTRAP_SERVERS to an Apache Kafka cluster"
+            )
+        if self.min_insync_replicas is not None and self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"COMPLAINTFLOW_MIN_INSYNC_REPLICAS={self.min_insync_replicas} exceeds "
+                f"COMPLAINTFLOW_REPLICATION_FACTOR={self.replication_factor}: no write with acks=all could ever "
+                "succeed; lower the first or raise the second"
+            )
+        return self
+
     @property
     def uses_embedded_broker(self) -> bool:
         return not self.kafka_bootstrap_servers
@@ -102,3 +210,14 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The full name of a registry topic under this deployment's prefix."""
         return f"{self.topic_prefix}{name}"
+
+
+def invalid_settings(error: ValidationError) -> list[str]:
+    """Each problem of the environment as the variable to change and why, without pydantic's framing."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        field = str(problem["loc"][0]) if problem["loc"] else None
+        variable = "KAFKA_BOOTSTRAP_SERVERS" if field == "kafka_bootstrap_servers" else f"COMPLAINTFLOW_{field}".upper()
+        problems.append(f"{variable}: {message}" if field else message)
+    return problems
