@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint unit integration schema bench bench-quick clean
+.PHONY: install run test lint browser unit integration schema bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,18 @@ run: install
 	$(BIN)/complaintflow up
 
 ## Lint, type-check, import contracts, schema freshness, then the whole test suite.
-test: lint
+test: lint browser
 	$(BIN)/pytest
+
+## The dashboard's browser test drives Debian's chromium, and needs a Chinese font to show department
+## names: install both where they are missing.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@{ test -x $(CHROMIUM) && fc-list :lang=zh | grep -q .; } || { \
+	  echo "installing Debian's chromium and a Chinese font for the dashboard's browser test"; \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
 lint: install
 	$(BIN)/ruff check .
@@ -31,7 +41,7 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit tests/property
 
-integration: install
+integration: install browser
 	$(BIN)/pytest tests/integration
 
 ## Benchmarks: every figure next to its baseline, measured in one run; writes BENCHMARKS.md.

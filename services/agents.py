@@ -52,6 +52,7 @@ from services.app import (
     workload_topic,
 )
 from services.cases import DeadlineIndex, decode_stored, encode_stored
+from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
 from services.topics import SLA_TICKS
 
@@ -91,8 +92,10 @@ async def fold_complaint_event(message: EventT) -> None:
         return
     now = wall_clock()
     if after is before:  # redelivered: what it caused may have been lost in a crash, so say it again
+        metrics.count_event("duplicate")
         await publish_case(after, now, after.complaint.departments_seen)
         return
+    metrics.count_event("accepted")
     await settle_and_publish(message.message.partition, before, after, now)
 
 
@@ -109,6 +112,7 @@ async def settle_due_complaint(message: EventT) -> None:
 async def settle_and_publish(partition: int, before: Case | None, after: Case, now: datetime) -> None:
     """Raise the alerts due at `now`, save the case if it changed, watch its next deadline, publish it."""
     assessment = cases.assess(after, rules, now)
+    metrics.clock_evaluations += 1
     settled = assessment.settled
     await raise_alerts(settled, now)
     if settled.case is not before:
@@ -126,6 +130,7 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
     ]
     for delivery in deliveries:
         await delivery
+    metrics.count_alerts(alert.kind for alert in (*settled.raised, *settled.retracted))
 
 
 async def publish_case(
@@ -143,6 +148,7 @@ async def reject(message: EventT, rejection: Rejection) -> None:
     offset committed) only once its rejection is safe. If even that fails, stop the worker rather
     than skip the message: it is redelivered after the restart."""
     log.info("rejected %s: %s", _position(message), rejection)
+    metrics.count_event("rejected", rejection.code)
     record = rejection_record(
         rejection,
         key=message.key,

@@ -53,6 +53,13 @@ def create_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        # Faust's own pages would show tables and internals without a token: only ours are served.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
+        web_application_options={"client_max_size": settings.max_request_bytes},
     )
 
 

@@ -1,19 +1,23 @@
 """`complaintflow up`: everything a newcomer needs, on one machine, stopped by one Ctrl-C.
 
 Starts the embedded Tansu broker (unless KAFKA_BOOTSTRAP_SERVERS points at a cluster), creates the
-topics, starts one worker in a child process, feeds a seeded demo stream, says where to look,
-and on Ctrl-C stops the worker first and the broker last.
+topics, starts one worker in a child process, feeds a seeded demo stream, says where to look (the
+dashboard's address and, unless tokens are configured, tokens made for this run), and on Ctrl-C
+stops the worker first and the broker last.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from services.admin import ensure_topics
 from services.broker import EmbeddedBroker, stop_process
@@ -36,11 +40,14 @@ def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> in
             _say(f"using the Kafka cluster at {settings.bootstrap_servers}")
         for status in asyncio.run(ensure_topics(settings)):
             _say(f"topic {status.name}: {'created' if status.created else 'exists'}, {status.partitions} partitions")
-        worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=dict(os.environ))
+        worker_env, tokens = _with_demo_tokens(settings)
+        worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=worker_env)
         _say(f"worker started (pid {worker.pid}); feeding {complaints} demo complaints at {rate:g} events/s")
         start = datetime.now().astimezone().replace(microsecond=0) - timedelta(days=2)
         sent = asyncio.run(send_events(settings, simulate(seed, complaints, start), rate=rate))
-        _say(f"sent {sent} events. Where to look (in another terminal):")
+        _say(f"sent {sent} events. Where to look:")
+        _say(f"    dashboard  http://{settings.web_host}:{settings.web_port}/  ({tokens.dashboard})")
+        _say(f"    HTTP API   docs/api.md; channels publish with POST /events ({tokens.channels})")
         for topic in ("complaints.state", "complaints.workload", "complaints.alerts", "complaints.rejected"):
             _say(f"    complaintflow tail {topic}")
         _say("Ctrl-C stops the worker and the broker.")
@@ -51,6 +58,30 @@ def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> in
         stop_process(worker, grace_seconds=20)
         broker.stop()
         _say("stopped")
+
+
+class DemoTokens(NamedTuple):
+    dashboard: str
+    channels: str
+
+
+def _with_demo_tokens(settings: Settings) -> tuple[dict[str, str], DemoTokens]:
+    """The worker's environment: where no tokens are configured, fresh ones for this run only, printed
+    for the person at the keyboard (configured tokens are never printed)."""
+    env = dict(os.environ)
+    if settings.dashboard_tokens:
+        dashboard = "sign in with a token from COMPLAINTFLOW_DASHBOARD_TOKENS"
+    else:
+        token = secrets.token_urlsafe(18)
+        env["COMPLAINTFLOW_DASHBOARD_TOKENS"] = json.dumps([token])
+        dashboard = f"dashboard token for this run: {token}"
+    if settings.channel_tokens:
+        channels = "tokens from COMPLAINTFLOW_CHANNEL_TOKENS"
+    else:
+        token = secrets.token_urlsafe(18)
+        env["COMPLAINTFLOW_CHANNEL_TOKENS"] = json.dumps({"web": token})
+        channels = f"channel 'web' token for this run: {token}"
+    return env, DemoTokens(dashboard, channels)
 
 
 def _stop_on_signals() -> None:

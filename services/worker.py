@@ -13,7 +13,7 @@ def run_worker(settings: Settings) -> int:
     asyncio.set_event_loop(asyncio.new_event_loop())
     import faust
 
-    from services.agents import app
+    from services.api import app
 
     faust.Worker(app, loglevel=settings.log_level).execute_from_commandline()
     return 0

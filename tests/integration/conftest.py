@@ -42,6 +42,8 @@ def broker() -> Iterator[EmbeddedBroker]:
 
 
 TEST_POLICY_VERSION = "2026-11-integration"
+CHANNEL_TOKENS = {"hotline": "hotline-test-token", "wechat": "wechat-test-token"}
+DASHBOARD_TOKEN = "dashboard-test-token"
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +66,8 @@ def worker_env(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory,
         "COMPLAINTFLOW_WEB_PORT": str(free_port()),
         "COMPLAINTFLOW_LOG_LEVEL": "info",
         "COMPLAINTFLOW_POLICY_FILE": str(policy_file),
+        "COMPLAINTFLOW_CHANNEL_TOKENS": orjson.dumps(CHANNEL_TOKENS).decode(),
+        "COMPLAINTFLOW_DASHBOARD_TOKENS": orjson.dumps([DASHBOARD_TOKEN]).decode(),
     }
 
 

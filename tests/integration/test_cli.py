@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,6 +106,7 @@ def test_up_runs_the_demo_and_ctrl_c_stops_worker_and_broker(tmp_path: Path) -> 
                 assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.2)
             assert port_is_open(port)
+            assert_the_printed_dashboard_address_and_token_work(log_path.read_text())
             os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
             assert up.wait(timeout=60) == 0, log_path.read_text()
         finally:
@@ -113,3 +117,19 @@ def test_up_runs_the_demo_and_ctrl_c_stops_worker_and_broker(tmp_path: Path) -> 
     assert "complaintflow tail complaints.state" in output
     assert output.rstrip().endswith("stopped")
     assert not port_is_open(port), "the broker must stop with Ctrl-C"
+
+
+def assert_the_printed_dashboard_address_and_token_work(output: str) -> None:
+    found = re.search(r"dashboard\s+(http://\S+/)\s+\(dashboard token for this run: (\S+)\)", output)
+    assert found, output
+    url, token = found.groups()
+    deadline = time.monotonic() + 60
+    while True:
+        request = urllib.request.Request(url + "workload", headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                assert "departments" in json.loads(response.read())
+                return
+        except OSError:  # the web server starts once the worker has recovered its tables
+            assert time.monotonic() < deadline, output
+            time.sleep(0.5)

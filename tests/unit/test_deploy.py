@@ -149,10 +149,10 @@ def container_problems(deployment: Deployment, container: Container, settings: S
     if container.is_worker:
         required = {"healthcheck"} if deployment.platform == "compose" else {"liveness", "readiness"}
         for kind in sorted(required):
-            if container.probes.get(kind) != ("/healthz", settings.web_port):
-                found.append(
-                    f"{where}: {kind} probe {container.probes.get(kind)}, not GET /healthz:{settings.web_port}"
-                )
+            # liveness asks only "does the worker answer?": a broker outage must not restart workers
+            path = "/healthz?check=live" if kind == "liveness" else "/healthz"
+            if container.probes.get(kind) != (path, settings.web_port):
+                found.append(f"{where}: {kind} probe {container.probes.get(kind)}, not GET {path}:{settings.web_port}")
         if settings.web_host != "0.0.0.0":
             found.append(f"{where}: web_host {settings.web_host}: probes and the Service cannot reach it")
         if not settings.store.startswith("rocksdb://"):

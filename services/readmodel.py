@@ -1,0 +1,158 @@
+"""What dashboards read: the latest of every projection topic, held in memory by every worker.
+
+Each worker reads all partitions of complaints.state, complaints.workload and complaints.alerts
+(and the keys of complaints.events, for history) into one `ReadModel`, so any worker answers any
+request with the same data: no request routing, and a worker that owns no partition still serves.
+The model is fed records in log order and reads no clock: `now` is an argument wherever the answer
+depends on it. Feeding the same record twice changes nothing (at-least-once input).
+
+Alert statuses: `active` (raised, not retracted, complaint still open), `retracted` (a later
+event showed it was not due), `closed` (the complaint has been closed since).
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+AlertStatus = Literal["active", "retracted", "closed"]
+ALERT_STATUSES: tuple[AlertStatus, ...] = ("active", "retracted", "closed")
+RETRACTED_SUFFIX = ":retracted"
+_OFFSET_BITS = 44
+"""History positions pack (partition, offset) into one signed 64-bit integer, 8 bytes per event: offsets
+below 2**44 (17 trillion), partitions below 2**19."""
+
+
+@dataclass(slots=True)
+class AlertEntry:
+    record: dict[str, Any]
+    retracted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedAlert:
+    """A newly raised alert, where it sits in complaints.alerts: the live stream's unit."""
+
+    partition: int
+    offset: int
+    record: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ReadModel:
+    states: dict[str, bytes] = field(default_factory=dict)
+    """complaint_id → its latest complaints.state record, as published."""
+    handled_by: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """complaint_id → (department handling it now, open?): what alert filters need, without parsing."""
+    workloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alerts: dict[str, AlertEntry] = field(default_factory=dict)
+    raised_log: list[LoggedAlert] = field(default_factory=list)
+    """Every raise of an alert not active at the time, in the order read: what `/alerts/stream` replays."""
+    alerts_read_to: dict[int, int] = field(default_factory=dict)
+    """complaints.alerts partition → the next offset to read: where a new stream client starts."""
+    _history: dict[str, array[int]] = field(default_factory=dict)
+
+    def take_state(self, value: bytes | None) -> None:
+        if not value:
+            return  # a tombstone: complaintflow never writes one, and there is nothing to show for it
+        record = orjson.loads(value)
+        complaint_id = record["complaint_id"]
+        current = self.states.get(complaint_id)
+        if current is not None and orjson.loads(current)["revision"] > record["revision"]:
+            return  # an older record read after a newer one: at-least-once publishing
+        self.states[complaint_id] = value
+        self.handled_by[complaint_id] = (record["department"], bool(record["open"]))
+
+    def take_workload(self, value: bytes | None) -> None:
+        if value:
+            record = orjson.loads(value)
+            self.workloads[record["department"]] = record
+
+    def take_alert(self, partition: int, offset: int, value: bytes | None) -> LoggedAlert | None:
+        """Fold one complaints.alerts record; the alert if it is newly raised (for the live stream)."""
+        self.alerts_read_to[partition] = max(offset + 1, self.alerts_read_to.get(partition, 0))
+        if not value:
+            return None
+        record = orjson.loads(value)
+        alert_id: str = record["alert_id"]
+        if record["kind"] == "retracted":
+            original = self.alerts.get(alert_id.removesuffix(RETRACTED_SUFFIX))
+            if original is not None:
+                original.retracted = True
+            return None
+        known = self.alerts.get(alert_id)
+        if known is not None and not known.retracted:
+            return None  # the same alert again (at-least-once): not news
+        self.alerts[alert_id] = AlertEntry(record)
+        logged = LoggedAlert(partition, offset, record)
+        self.raised_log.append(logged)
+        return logged
+
+    def take_event_position(self, key: bytes | None, partition: int, offset: int) -> None:
+        """Remember where a complaint's events are; they are read back (and judged) on request."""
+        if key is None:
+            return
+        complaint_id = key.decode("utf-8", errors="replace")
+        positions = self._history.setdefault(complaint_id, array("q"))
+        position = (partition << _OFFSET_BITS) | offset
+        if not positions or positions[-1] < position or position not in positions:
+            positions.append(position)
+
+    def event_positions(self, complaint_id: str) -> list[tuple[int, int]]:
+        """(partition, offset) of every message keyed by the complaint, in the order read."""
+        mask = (1 << _OFFSET_BITS) - 1
+        return [(packed >> _OFFSET_BITS, packed & mask) for packed in self._history.get(complaint_id, ())]
+
+    def complaint(self, complaint_id: str) -> bytes | None:
+        return self.states.get(complaint_id)
+
+    def alert_status(self, entry: AlertEntry) -> AlertStatus:
+        if entry.retracted:
+            return "retracted"
+        _, is_open = self.handled_by.get(entry.record["complaint_id"], ("", True))
+        return "active" if is_open else "closed"
+
+    def alert_view(self, entry: AlertEntry) -> dict[str, Any]:
+        """An alert as the API shows it: the record as published, its status now, and the department
+        handling the complaint now."""
+        department, _ = self.handled_by.get(entry.record["complaint_id"], (None, True))
+        return {"alert": entry.record, "status": self.alert_status(entry), "department": department}
+
+    def find_alerts(
+        self, *, status: AlertStatus | None = None, department: str | None = None, level: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Alerts matching every given filter, newest first (by raised_at, then alert_id)."""
+        found = []
+        for entry in self.alerts.values():
+            if level is not None and entry.record["level"] != level:
+                continue
+            view = self.alert_view(entry)
+            if status is not None and view["status"] != status:
+                continue
+            if department is not None and view["department"] != department:
+                continue
+            found.append(view)
+        found.sort(key=lambda view: (view["alert"]["raised_at"], view["alert"]["alert_id"]), reverse=True)
+        return found
+
+    def workload(self, now: datetime) -> list[dict[str, Any]]:
+        """Every department's workload, its oldest open complaint aged to `now`, by department name."""
+        return [_aged(record, now) for _, record in sorted(self.workloads.items())]
+
+    def raised_after(self, seen: dict[int, int]) -> list[LoggedAlert]:
+        """Alerts raised past `seen` (partition → next offset the client has not seen): a
+        reconnecting stream resumes exactly, whichever worker it reconnects to."""
+        return [logged for logged in self.raised_log if logged.offset >= seen.get(logged.partition, 0)]
+
+
+def _aged(record: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The workload record with `oldest_open_seconds` as of `now` rather than as of its publication."""
+    oldest, evaluated_at = record.get("oldest_open_seconds"), record.get("evaluated_at")
+    if oldest is None or evaluated_at is None:
+        return record
+    since = (now - datetime.fromisoformat(evaluated_at)).total_seconds()
+    return {**record, "oldest_open_seconds": round(oldest + max(since, 0.0), 3)}

@@ -1,0 +1,283 @@
+"""The HTTP API against running workers on the real broker: publish over HTTP, read back every
+endpoint, refuse bad bodies and bad tokens; every response body is checked against docs/openapi.yaml."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from services.broker import free_port
+from services.clients import read_topic
+from services.settings import Settings
+from tests.integration.conftest import CHANNEL_TOKENS, DASHBOARD_TOKEN, start_worker, stop_worker
+from tests.openapi import check
+from tests.wire import assigned, received
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
+
+HOTLINE = {"Authorization": f"Bearer {CHANNEL_TOKENS['hotline']}"}
+DASHBOARD = {"Authorization": f"Bearer {DASHBOARD_TOKEN}"}
+
+
+@pytest.fixture
+async def api(worker_env: dict[str, str]) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{worker_env['COMPLAINTFLOW_WEB_PORT']}") as session:
+        client = Api(session)
+        await client.wait_until_serving()
+        yield client
+
+
+class Api:
+    """A thin client that checks every JSON answer against the OpenAPI document as it goes."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+
+    async def wait_until_serving(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                async with self.session.get("/healthz") as response:
+                    if response.status == 200 and (await response.json())["read_model"]["caught_up"]:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the worker's web server did not become healthy within {timeout:.0f} s")
+            await asyncio.sleep(0.5)
+
+    async def call(
+        self, method: str, path: str, template: str, *, headers: dict[str, str] | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        raw = body if isinstance(body, bytes) or body is None else orjson.dumps(body)
+        data = io.BytesIO(raw) if raw is not None else None  # aiohttp warns about large bytes bodies
+        async with self.session.request(method, path, headers=headers, data=data) as response:
+            document = await response.json(content_type=None)
+            check(template, method.lower(), response.status, document)
+            return response.status, document
+
+    async def read_when(
+        self, path: str, template: str, ready: Callable[[Any], bool], timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """GET `path` with the dashboard token until the answer is 200 and `ready`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, document = await self.call("GET", path, template, headers=DASHBOARD)
+            if status == 200 and ready(document):
+                return document  # type: ignore[no-any-return]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"GET {path} never became ready; last answer {status}: {document}")
+            await asyncio.sleep(0.3)
+
+    async def complaint_when(self, complaint_id: str, ready: Callable[[Any], bool]) -> dict[str, Any]:
+        return await self.read_when(f"/complaints/{complaint_id}", "/complaints/{complaint_id}", ready)
+
+
+def hours_ago(hours: float) -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
+
+
+async def test_a_channel_publishes_over_http_and_every_read_endpoint_shows_the_complaint(
+    api: Api, new_id: Callable[[str], str]
+) -> None:
+    complaint_id, desk = new_id("C"), new_id("家电部")
+    opened = hours_ago(2)  # a 300 CNY claim unsettled after two hours: its clocks are breached
+    events = [
+        received(complaint_id, department="客服中心", amount="300.00", at=opened),
+        assigned(complaint_id, desk, "王芳", at=opened + timedelta(minutes=5)),
+    ]
+    status, answer = await api.call("POST", "/events", "/events", headers=HOTLINE, body=events)
+    assert (status, answer) == (202, {"accepted": [event["event_id"] for event in events]})
+
+    complaint = await api.complaint_when(complaint_id, lambda c: c["stage"] == "assigned" and c["alerts"])
+    assert complaint["owner_department"] == "客服中心" and complaint["department"] == desk
+    assert complaint["handler"] == "王芳" and complaint["claim_amount"] == "300.00"
+    assert complaint["customer"]["phone"] == "138****5678"
+    assert {clock["name"]: clock["status"] for clock in complaint["clocks"]}["resolution"] == "breached"
+    assert complaint["escalation_level"] >= 1
+
+    status, history = await api.call(
+        "GET", f"/complaints/{complaint_id}/history", "/complaints/{complaint_id}/history", headers=DASHBOARD
+    )
+    assert status == 200
+    assert [entry["event"]["event_id"] for entry in history["events"]] == [event["event_id"] for event in events]
+    assert history["events"][0]["event"]["data"]["customer"]["phone"] == "138****5678"
+
+    workload = await api.read_when(
+        "/workload", "/workload", lambda w: any(d["department"] == desk and d["open"] for d in w["departments"])
+    )
+    mine = next(d for d in workload["departments"] if d["department"] == desk)
+    assert (mine["open"], mine["by_stage"], mine["handlers"]) == (1, {"assigned": 1}, {"王芳": 1})
+    assert mine["breached"] == 1 and mine["oldest_open_seconds"] >= 2 * 3600
+
+    status, page = await api.call(
+        "GET", f"/alerts?department={desk}&status=active&level=0", "/alerts", headers=DASHBOARD
+    )
+    assert status == 200
+    kinds = {(view["alert"]["clock"], view["alert"]["kind"]) for view in page["alerts"]}
+    assert ("resolution", "breached") in kinds
+    assert all(view["alert"]["complaint_id"] == complaint_id for view in page["alerts"])
+    raised = [view["alert"]["raised_at"] for view in page["alerts"]]
+    assert raised == sorted(raised, reverse=True)
+
+    status, first = await api.call("GET", f"/alerts?department={desk}&limit=1", "/alerts", headers=DASHBOARD)
+    assert first["total"] > 1 and first["next_offset"] == 1 and len(first["alerts"]) == 1
+
+
+async def test_bad_tokens_and_bad_bodies_are_refused_and_publish_nothing(
+    api: Api, settings: Settings, new_id: Callable[[str], str]
+) -> None:
+    complaint_id = new_id("C")
+    good = received(complaint_id)
+    refusals = [
+        ("POST", "/events", "/events", {}, good, 401),
+        ("POST", "/events", "/events", {"Authorization": "Bearer guessed"}, good, 401),
+        ("POST", "/events", "/events", DASHBOARD, good, 403),
+        ("POST", "/events", "/events", {"Authorization": f"Bearer {CHANNEL_TOKENS['wechat']}"}, good, 403),
+        ("POST", "/events", "/events", HOTLINE, b"{not json", 400),
+        ("POST", "/events", "/events", HOTLINE, [], 400),
+        ("POST", "/events", "/events", HOTLINE, b"x" * (1_048_576 + 1), 413),
+        ("GET", f"/complaints/{complaint_id}", "/complaints/{complaint_id}", {}, None, 401),
+        ("GET", f"/complaints/{complaint_id}", "/complaints/{complaint_id}", HOTLINE, None, 403),
+        ("GET", f"/complaints/{complaint_id}", "/complaints/{complaint_id}", DASHBOARD, None, 404),
+        ("GET", "/workload", "/workload", {"Authorization": f"Bearer {DASHBOARD_TOKEN}x"}, None, 401),
+        ("GET", "/alerts?status=sleeping", "/alerts", DASHBOARD, None, 400),
+        ("GET", "/alerts?limit=0", "/alerts", DASHBOARD, None, 400),
+    ]
+    for method, path, template, headers, body, expected in refusals:
+        status, answer = await api.call(method, path, template, headers=headers, body=body)
+        assert status == expected, (method, path, headers, answer)
+        assert "guessed" not in orjson.dumps(answer).decode()
+
+    broken = {**received(complaint_id), "occurred_at": "yesterday", "data": {"claim_amount": -1}}
+    status, answer = await api.call("POST", "/events", "/events", headers=HOTLINE, body=[good, broken])
+    assert status == 422
+    fields = {(problem["index"], problem["field"]) for problem in answer["problems"]}
+    assert (1, "occurred_at") in fields and (1, "data.store") in fields and (1, "data.claim_amount") in fields
+    assert not any(index == 0 for index, _ in fields)
+
+    published = [record async for record in read_topic(settings, settings.topic("complaints.events"))]
+    assert not any(record.key == complaint_id.encode() for record in published), "a refused request published"
+
+
+async def test_faust_pages_that_would_show_tables_are_not_served(api: Api) -> None:
+    for path in ("/table/complaints_by_id/", "/router/", "/graph/", "/stats/"):
+        async with api.session.get(path, headers=DASHBOARD) as response:
+            assert response.status == 404, path
+
+
+async def test_the_alert_stream_sends_new_alerts_and_resumes_exactly_after_last_event_id(
+    api: Api, new_id: Callable[[str], str]
+) -> None:
+    complaint_id = new_id("C")
+    async with api.session.get("/alerts/stream", headers=DASHBOARD) as stream:
+        assert stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
+        status, _ = await api.call(
+            "POST", "/events", "/events", headers=HOTLINE, body=received(complaint_id, amount="300.00", at=hours_ago(2))
+        )
+        assert status == 202
+        mine = await read_alerts(stream, complaint_id, count=2)
+    first_id, first, second = mine[0][0], mine[0][1], mine[1][1]
+    for _, view in mine:
+        check("/alerts", "get", 200, {"alerts": [view], "total": 1, "offset": 0, "limit": 1, "next_offset": None})
+
+    async with api.session.get("/alerts/stream", headers={**DASHBOARD, "Last-Event-ID": first_id}) as resumed:
+        again = await read_alerts(resumed, complaint_id, count=1)
+    assert again[0][1]["alert"]["alert_id"] == second["alert"]["alert_id"] != first["alert"]["alert_id"]
+
+
+async def read_alerts(
+    stream: aiohttp.ClientResponse, complaint_id: str, *, count: int, timeout: float = 30.0
+) -> list[tuple[str, dict[str, Any]]]:
+    """(event id, alert) of the first `count` alerts for the complaint on an open SSE response."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    event_id, data = "", b""
+    async with asyncio.timeout(timeout):
+        async for line in stream.content:
+            if line.startswith(b"id: "):
+                event_id = line[4:].decode().strip()
+            elif line.startswith(b"data: "):
+                data = line[6:]
+            elif line == b"\n" and data:
+                view = orjson.loads(data)
+                data = b""
+                if view["alert"]["complaint_id"] == complaint_id:
+                    found.append((event_id, view))
+                    if len(found) == count:
+                        return found
+    raise AssertionError(f"the stream ended after {len(found)} of {count} alerts")
+
+
+async def test_healthz_needs_no_token_and_shows_no_complaint_data_metrics_count_the_work(
+    api: Api, new_id: Callable[[str], str]
+) -> None:
+    complaint_id = new_id("C")
+    await api.call("POST", "/events", "/events", headers=HOTLINE, body=received(complaint_id))
+    await api.complaint_when(complaint_id, lambda c: True)
+
+    status, health = await api.call("GET", "/healthz", "/healthz")
+    assert status == 200 and health["status"] == "ok" and health["broker"]["reachable"]
+    assert health["worker"]["assigned_partitions"] > 0 and health["read_model"]["complaints"] >= 1
+    assert complaint_id not in orjson.dumps(health).decode()
+
+    async with api.session.get("/metrics") as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
+        samples = parse_metrics(await response.text())
+    assert samples['complaintflow_events_total{outcome="accepted",reason=""}'] >= 1
+    assert samples["complaintflow_clock_evaluations_total"] >= 1
+    assert samples["complaintflow_read_model_complaints"] >= 1
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+async def test_every_worker_answers_the_same_for_any_complaint(
+    deployment: tuple[dict[str, str], Settings], new_id: Callable[[str], str]
+) -> None:
+    """Two workers share the partitions; each answers for every complaint, whichever owns it."""
+    env, _ = deployment
+    ports = [env["COMPLAINTFLOW_WEB_PORT"], str(free_port())]
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        for index, port in enumerate(ports):
+            workers.append(start_worker({**env, "COMPLAINTFLOW_WEB_PORT": port}, f"api-worker-{index}.log"))
+        async with (
+            aiohttp.ClientSession(f"http://127.0.0.1:{ports[0]}") as first,
+            aiohttp.ClientSession(f"http://127.0.0.1:{ports[1]}") as second,
+        ):
+            apis = [Api(first), Api(second)]
+            for client in apis:
+                await client.wait_until_serving()
+            complaint_ids = [new_id("C") for _ in range(8)]  # spread over the partitions of both workers
+            await apis[0].call("POST", "/events", "/events", headers=HOTLINE, body=[received(c) for c in complaint_ids])
+            for complaint_id in complaint_ids:
+                assert await same_answer(apis, complaint_id), complaint_id
+    finally:
+        for process in workers:
+            stop_worker(process)
+
+
+async def same_answer(apis: list[Api], complaint_id: str, timeout: float = 60.0) -> bool:
+    """Whether every worker comes to give the same record (each may be a moment behind the other)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answers = [await client.complaint_when(complaint_id, lambda c: True) for client in apis]
+        if all(answer == answers[0] for answer in answers):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.5)

@@ -1,0 +1,124 @@
+"""The dashboards' read model: latest records, alert statuses, exact stream resumption, aged workloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from services.readmodel import ReadModel
+from services.sse import format_alert, parse_seen, seen_id
+
+T = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def state(complaint_id: str, revision: int, *, department: str = "家电部", is_open: bool = True) -> bytes:
+    return orjson.dumps({"complaint_id": complaint_id, "revision": revision, "department": department, "open": is_open})
+
+
+def alert(complaint_id: str, kind: str = "breached", *, level: int = 0, minute: int = 0) -> bytes:
+    return orjson.dumps(
+        {
+            "alert_id": f"{complaint_id}:resolution:{kind}:{level}",
+            "complaint_id": complaint_id,
+            "kind": kind,
+            "level": level,
+            "raised_at": (T + timedelta(minutes=minute)).isoformat(),
+        }
+    )
+
+
+def retraction(complaint_id: str, kind: str = "breached", level: int = 0) -> bytes:
+    return orjson.dumps(
+        {
+            "alert_id": f"{complaint_id}:resolution:{kind}:{level}:retracted",
+            "complaint_id": complaint_id,
+            "kind": "retracted",
+            "level": level,
+            "raised_at": T.isoformat(),
+        }
+    )
+
+
+def test_the_newest_revision_of_a_complaint_wins_whatever_order_records_are_read_in() -> None:
+    model = ReadModel()
+    model.take_state(state("C-1", 3, department="服装部"))
+    model.take_state(state("C-1", 2, department="家电部"))  # a late duplicate of an older publication
+    assert orjson.loads(model.complaint("C-1") or b"")["revision"] == 3
+    assert model.handled_by["C-1"] == ("服装部", True)
+
+
+def test_an_alert_is_active_until_retracted_or_its_complaint_closes() -> None:
+    model = ReadModel()
+    model.take_state(state("C-1", 1))
+    model.take_state(state("C-2", 1))
+    model.take_alert(0, 0, alert("C-1"))
+    model.take_alert(0, 1, alert("C-2"))
+    assert [view["status"] for view in model.find_alerts()] == ["active", "active"]
+    model.take_alert(0, 2, retraction("C-1"))
+    model.take_state(state("C-2", 2, is_open=False))
+    statuses = {view["alert"]["complaint_id"]: view["status"] for view in model.find_alerts()}
+    assert statuses == {"C-1": "retracted", "C-2": "closed"}
+    assert [view["alert"]["complaint_id"] for view in model.find_alerts(status="retracted")] == ["C-1"]
+
+
+def test_alerts_are_filtered_by_the_department_handling_the_complaint_now_and_by_level_newest_first() -> None:
+    model = ReadModel()
+    model.take_state(state("C-1", 1, department="家电部"))
+    model.take_state(state("C-2", 1, department="服装部"))
+    model.take_alert(0, 0, alert("C-1", minute=1))
+    model.take_alert(0, 1, alert("C-1", "escalated", level=1, minute=5))
+    model.take_alert(1, 0, alert("C-2", minute=3))
+    assert [v["alert"]["kind"] for v in model.find_alerts(department="家电部")] == ["escalated", "breached"]
+    assert [v["alert"]["complaint_id"] for v in model.find_alerts(level=0)] == ["C-2", "C-1"]
+    model.take_state(state("C-1", 2, department="服装部"))  # reassigned: its alerts follow it
+    assert len(model.find_alerts(department="服装部")) == 3
+
+
+def test_a_repeated_alert_is_not_news_but_one_raised_again_after_its_retraction_is() -> None:
+    model = ReadModel()
+    assert model.take_alert(0, 0, alert("C-1")) is not None
+    assert model.take_alert(0, 1, alert("C-1")) is None  # at-least-once publishing
+    model.take_alert(0, 2, retraction("C-1"))
+    assert model.take_alert(0, 3, alert("C-1")) is not None
+    assert [(logged.partition, logged.offset) for logged in model.raised_log] == [(0, 0), (0, 3)]
+    assert model.alerts_read_to == {0: 4}
+
+
+def test_a_stream_resumes_after_what_the_client_saw_on_every_partition() -> None:
+    model = ReadModel()
+    for partition, offset, complaint_id in [(0, 0, "A"), (1, 0, "B"), (0, 1, "C"), (1, 1, "D"), (2, 0, "E")]:
+        model.take_alert(partition, offset, alert(complaint_id))
+    resumed = model.raised_after({0: 1, 1: 2})
+    assert [logged.record["complaint_id"] for logged in resumed] == ["C", "E"]
+
+
+def test_stream_ids_name_the_position_and_read_back() -> None:
+    seen = {1: 7, 0: 12}
+    assert seen_id(seen) == "0:12,1:7"
+    assert parse_seen(seen_id(seen)) == seen
+    assert parse_seen(None) is None
+    assert parse_seen("not-ours") is None
+    frame = format_alert({"reason": "line one\nline two"}, seen)
+    assert frame.startswith(b"id: 0:12,1:7\nevent: alert\ndata: ")
+    assert frame.endswith(b"\n\n") and frame.count(b"\n") == 4  # the data stays on one line
+
+
+def test_the_oldest_open_complaint_ages_with_the_clock() -> None:
+    model = ReadModel()
+    published = {"department": "家电部", "open": 1, "oldest_open_seconds": 60.0, "evaluated_at": T.isoformat()}
+    model.take_workload(orjson.dumps(published))
+    assert model.workload(T + timedelta(minutes=2))[0]["oldest_open_seconds"] == 180.0
+    model.take_workload(orjson.dumps({**published, "oldest_open_seconds": None}))
+    assert model.workload(T + timedelta(minutes=2))[0]["oldest_open_seconds"] is None
+
+
+@pytest.mark.parametrize("partitions", [(0,), (0, 3)])
+def test_event_positions_are_kept_once_each_in_the_order_read(partitions: tuple[int, ...]) -> None:
+    model = ReadModel()
+    positions = [(partition, offset) for partition in partitions for offset in (5, 9, 10**13)]
+    for partition, offset in positions + positions[:1]:
+        model.take_event_position(b"C-1", partition, offset)
+    assert model.event_positions("C-1") == positions
+    assert model.event_positions("C-2") == []
