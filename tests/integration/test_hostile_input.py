@@ -3,18 +3,25 @@ ignored as an exact duplicate), and the worker keeps processing what follows."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
+import re
+import time
+from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from services.admin import ensure_topics
 from services.settings import Settings
-from tests.integration.conftest import wait_for_record, wait_for_records
+from tests.integration.conftest import start_worker, stop_worker, wait_for_record, wait_for_records
 from tests.wire import T0, assigned, minutes, received, ruled
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -143,3 +150,79 @@ async def test_a_key_that_is_not_the_complaint_id_is_rejected(
 
     rejected = await wait_for_record(settings, "complaints.rejected", lambda k, v: k == other.encode())
     assert rejected["reason_code"] == "invalid" and complaint_id in rejected["reason"]
+
+
+async def test_every_message_sent_is_accepted_ignored_as_a_duplicate_or_rejected_and_they_add_up(
+    deployment: tuple[dict[str, str], Settings], new_id: Callable[[str], str]
+) -> None:
+    """The whole hostile list, exact and conflicting duplicates, future and pre-history timestamps,
+    mixed with good events, against a worker of its own: its counters account for every message."""
+    env, settings = deployment
+    far_future = datetime.now(UTC) + timedelta(hours=1)  # beyond the default 5-minute clock skew
+    messages: list[tuple[bytes, bytes | None]] = []
+    expected = Counter[tuple[str, str]]()
+    for kind, (_, code) in hostile("x").items():
+        complaint_id = new_id("H")
+        messages.append((complaint_id.encode(), hostile(complaint_id)[kind][0]))
+        expected["rejected", code] += 1
+    for _ in range(5):
+        complaint_id = new_id("H")
+        opened = received(complaint_id)
+        conflicting = {**assigned(complaint_id, "服装部", at=T0 + minutes(5)), "event_id": opened["event_id"]}
+        for wire_event, outcome in [
+            (opened, ("accepted", "")),
+            (opened, ("duplicate", "")),
+            (conflicting, ("rejected", "conflicting_duplicate")),
+            (assigned(complaint_id, "服装部", at=T0 - minutes(5)), ("rejected", "impossible_transition")),
+            (assigned(complaint_id, "服装部", at=far_future), ("rejected", "from_the_future")),
+            (assigned(complaint_id, "服装部", at=T0 + minutes(10)), ("accepted", "")),
+        ]:
+            messages.append((complaint_id.encode(), orjson.dumps(wire_event)))
+            expected[outcome] += 1
+
+    worker = start_worker(env, "count-worker.log")
+    try:
+        await ensure_topics(settings)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            for key, value in messages:
+                await producer.send_and_wait(settings.topic("complaints.events"), key=key, value=value)
+        finally:
+            await producer.stop()
+        counted = await counters_when(env, lambda counts: sum(counts.values()) >= len(messages))
+    finally:
+        stop_worker(worker)
+    assert sum(counted.values()) == len(messages)
+    assert counted == expected
+
+
+async def counters_when(
+    env: dict[str, str], done: Callable[[Counter[tuple[str, str]]], bool], timeout: float = 90.0
+) -> Counter[tuple[str, str]]:
+    """complaintflow_events_total by (outcome, reason), from the worker's /metrics, once `done`."""
+    deadline = time.monotonic() + timeout
+    counts = Counter[tuple[str, str]]()
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{env['COMPLAINTFLOW_WEB_PORT']}") as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get("/metrics") as response:
+                    text = await response.text()
+            except aiohttp.ClientError:  # the web server starts once the worker has recovered its tables
+                await asyncio.sleep(0.5)
+                continue
+            counts = Counter(
+                {
+                    (found["outcome"], found["reason"]): int(float(found["count"]))
+                    for found in EVENTS_TOTAL.finditer(text)
+                }
+            )
+            if done(counts):
+                return counts
+            await asyncio.sleep(0.5)
+    return counts
+
+
+EVENTS_TOTAL = re.compile(
+    r'^complaintflow_events_total\{outcome="(?P<outcome>[a-z_]+)",reason="(?P<reason>[a-z_]*)"\} (?P<count>\S+)$', re.M
+)
