@@ -15,9 +15,10 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from services.admin import ensure_topics
 from services.broker import EmbeddedBroker, stop_process
@@ -43,14 +44,17 @@ def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> in
         worker_env, tokens = _with_demo_tokens(settings)
         worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=worker_env)
         _say(f"worker started (pid {worker.pid}); feeding {complaints} demo complaints at {rate:g} events/s")
-        start = datetime.now().astimezone().replace(microsecond=0) - timedelta(days=2)
-        sent = asyncio.run(send_events(settings, simulate(seed, complaints, start), rate=rate))
-        _say(f"sent {sent} events. Where to look:")
+        now = datetime.now().astimezone().replace(microsecond=0)
+        past, upcoming = _split_at(now, simulate(seed, complaints, now - timedelta(days=2)))
+        sent = asyncio.run(send_events(settings, past, rate=rate))
+        _say(f"sent the {sent} events of the last two days; {len(upcoming)} more are published as their time comes")
+        _say("Where to look:")
         _say(f"    dashboard  http://{settings.web_host}:{settings.web_port}/  ({tokens.dashboard})")
         _say(f"    HTTP API   docs/api.md; channels publish with POST /events ({tokens.channels})")
         for topic in ("complaints.state", "complaints.workload", "complaints.alerts", "complaints.rejected"):
             _say(f"    complaintflow tail {topic}")
         _say("Ctrl-C stops the worker and the broker.")
+        asyncio.run(_publish_when_due(settings, upcoming, worker))
         return worker.wait()
     except KeyboardInterrupt:
         return 0
@@ -58,6 +62,28 @@ def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> in
         stop_process(worker, grace_seconds=20)
         broker.stop()
         _say("stopped")
+
+
+def _split_at(now: datetime, events: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The demo's events up to `now`, and those it dates later: publishing those now would be
+    rejected as from the future, so they wait for their time, as a channel's would."""
+    past, upcoming = [], []
+    for event in events:
+        (past if datetime.fromisoformat(event["occurred_at"]) <= now else upcoming).append(event)
+    return past, upcoming
+
+
+async def _publish_when_due(
+    settings: Settings, upcoming: list[dict[str, Any]], worker: subprocess.Popen[bytes]
+) -> None:
+    """Publish each event at its `occurred_at`, for as long as the worker runs."""
+    for event in upcoming:
+        due = datetime.fromisoformat(event["occurred_at"])
+        while worker.poll() is None and datetime.now(due.tzinfo) < due:
+            await asyncio.sleep(min(1.0, (due - datetime.now(due.tzinfo)).total_seconds()))
+        if worker.poll() is not None:
+            return
+        await send_events(settings, [event])
 
 
 class DemoTokens(NamedTuple):
