@@ -5,7 +5,10 @@ replay of that complaint's first `version` accepted events, settled as the live 
 evaluated at the record's own `evaluated_at`. So a live system that lags the log is compared where
 it stands (events it has not processed yet are not drift), and clocks are compared at the same
 instant. Each department's latest complaints.workload record is compared with the workload rebuilt
-from those same replayed complaints, evaluated at that record's `evaluated_at`.
+from those same replayed complaints, evaluated at that record's `evaluated_at`. And the alerts a
+complaint has outstanding on complaints.alerts (raised, and not retracted since) are compared with
+those its replay has outstanding: an alert lost on the way, or never retracted, is drift. An alert
+delivered twice (the same `alert_id`, at-least-once after a crash) is counted, not drift.
 
 One field is left out: a complaint's `revision`. It counts the live worker's settle steps (events
 and alert raises), so it also records when the worker happened to run: alerts that fell due while
@@ -22,13 +25,13 @@ from typing import Any, TextIO
 import orjson
 
 from projections.workload import to_record as workload_record
-from services.clients import latest_by_key
+from services.clients import latest_by_key, read_topic
 from services.history import History, Horizon
 from services.progress import Progress
 from services.replay import KafkaLog, fold_log
 from services.rules import load_rulebook
 from services.settings import Settings
-from services.topics import STATE, WORKLOAD
+from services.topics import ALERTS, STATE, WORKLOAD
 
 NOT_COMPARED = frozenset({"revision"})
 IDENTITIES = ("alert_id", "name")
@@ -66,6 +69,8 @@ class VerifyReport:
     """Complaints whose live record does not reflect every accepted event yet (compared where they stand)."""
     regrouped: int = 0
     """Complaints equal in everything but `revision`: the live worker raised their alerts in other steps."""
+    repeated_alerts: int = 0
+    """Alerts delivered again while already outstanding (the same alert_id: at-least-once after a crash)."""
 
     def summary(self) -> str:
         checked = (
@@ -74,6 +79,8 @@ class VerifyReport:
         lag = "" if not self.lagging else f"; {self.lagging:,} complaints lag the log (compared at their live version)"
         if self.regrouped:
             lag += f"; {self.regrouped:,} complaints had their alerts raised in other steps (revision not compared)"
+        if self.repeated_alerts:
+            lag += f"; {self.repeated_alerts:,} alerts were delivered more than once (same alert_id)"
         if not self.differences:
             return f"no drift: {checked}{lag}"
         subjects = len({difference.subject for difference in self.differences})
@@ -128,12 +135,15 @@ async def verify(settings: Settings, stderr: TextIO) -> VerifyReport:
     started = datetime.now(UTC)
     states = _by_key(await latest_by_key(settings, settings.topic(STATE.name)))
     workloads = _by_key(await latest_by_key(settings, settings.topic(WORKLOAD.name)))
+    alerts = await outstanding_alerts(settings)
     unknown = Horizon(started)
     horizons = {complaint_id: _horizon(record, unknown) for complaint_id, record in states.items()}
     history = History(load_rulebook(settings), lambda complaint_id: horizons.get(complaint_id, unknown))
     async with KafkaLog(settings) as log:
         await fold_log(log, history, Progress(stderr, "verify", log.total))
-    report = VerifyReport(events=history.counts["accepted"], lagging=len(history.lagging))
+    report = VerifyReport(
+        events=history.counts["accepted"], lagging=len(history.lagging), repeated_alerts=alerts.repeated
+    )
     replayed_ids = history.complaint_ids()
     for complaint_id in sorted({*states, *replayed_ids}):
         subject = f"complaint {complaint_id}"
@@ -144,6 +154,10 @@ async def verify(settings: Settings, stderr: TextIO) -> VerifyReport:
         else:
             live, replayed = states[complaint_id], history.record(complaint_id)
             found = compare(subject, live, replayed)
+            published = sorted(alerts.by_complaint.get(complaint_id, ()))
+            expected = sorted(alert["alert_id"] for alert in replayed["alerts"])
+            if published != expected:
+                found.append(Difference(subject, ALERTS.name, published, expected))
             report.differences += found
             report.regrouped += not found and live.get("revision") != replayed["revision"]
     report.complaints = len(replayed_ids)
@@ -162,6 +176,33 @@ async def verify(settings: Settings, stderr: TextIO) -> VerifyReport:
             report.differences += compare(subject, live, workload_record(views[department], at))
     report.departments = len(views)
     return report
+
+
+@dataclass
+class PublishedAlerts:
+    by_complaint: dict[str, set[str]] = field(default_factory=dict)
+    """complaint_id → the alert ids raised on complaints.alerts and not retracted since."""
+    repeated: int = 0
+
+
+async def outstanding_alerts(settings: Settings) -> PublishedAlerts:
+    """Fold complaints.alerts in log order (a complaint's alerts share one partition)."""
+    found = PublishedAlerts()
+    state: dict[str, dict[str, bool]] = {}
+    async for record in read_topic(settings, settings.topic(ALERTS.name)):
+        try:
+            alert = orjson.loads(record.value or b"")
+            complaint_id, alert_id, kind = alert["complaint_id"], alert["alert_id"], alert["kind"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue  # not an alert complaintflow wrote: nothing to compare
+        raised = state.setdefault(complaint_id, {})
+        if kind == "retracted":
+            raised[alert_id.removesuffix(":retracted")] = False
+        else:
+            found.repeated += raised.get(alert_id, False)
+            raised[alert_id] = True
+    found.by_complaint = {cid: {aid for aid, up in ids.items() if up} for cid, ids in state.items()}
+    return found
 
 
 def print_report(report: VerifyReport, out: TextIO) -> int:

@@ -143,6 +143,14 @@ async def test_verify_finds_no_drift_after_a_live_run_and_names_a_planted_one(
     assert lines[0] == f'complaint {key.decode()}  stage: live "{wrong["stage"]}", replayed "{record["stage"]}"'
     assert lines[-1].startswith("drift: ")
 
+    alerted, alerted_record = next((k, r) for k, r in sorted(states.items()) if r["alerts"] and k != key)
+    outstanding = sorted(alert["alert_id"] for alert in alerted_record["alerts"])
+    lost = {"alert_id": f"{outstanding[0]}:retracted", "complaint_id": alerted.decode(), "kind": "retracted"}
+    await publish_raw(settings, [(alerted, orjson.dumps(lost))], topic="complaints.alerts")
+    drifted = complaintflow("verify", env=env)
+    published = orjson.dumps(outstanding[1:]).decode()
+    assert f"complaint {alerted.decode()}  complaints.alerts: live {published}" in drifted.stdout, drifted.stdout
+
 
 async def test_export_then_import_into_a_fresh_broker_replays_the_same_projections(
     deployment: tuple[dict[str, str], Settings], tmp_path: Path
