@@ -1,18 +1,15 @@
-"""The worker's HTTP API and dashboard, on Faust's aiohttp web server (docs/api.md, docs/openapi.yaml).
+"""The HTTP API channels and dashboards use (docs/api.md, docs/openapi.yaml).
 
 Channels POST events, validated by the same door as the agents (`decode_event`) and produced to
 complaints.events; dashboards read the worker's `ReadModel`, which every worker holds whole, so
-the answer does not depend on which worker a request reaches. Every endpoint but `/healthz`, the
-dashboard's static page and (unless configured otherwise) `/metrics` needs a token.
+the answer does not depend on which worker a request reaches. Every endpoint here needs a token:
+a channel's to publish, a dashboard's to read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -23,92 +20,15 @@ from events.codec import EVENT_ADAPTER, decode_event
 from events.errors import InvalidEvent, Rejection
 from events.models import ComplaintEvent
 from projections.complaint import mask_phone
-from services.access import Access, AccessDenied, Role
-from services.agents import deadlines
 from services.app import app, events_topic, rules, settings
-from services.feed import ReadModelFeed
 from services.history import History, Horizon
-from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from services.metrics import metrics
 from services.readmodel import ALERT_STATUSES, AlertStatus, LoggedAlert
 from services.sse import format_alert, parse_seen, seen_id
+from services.webserver import feed, guarded, now, problem, respond
 
 log = logging.getLogger(__name__)
-DASHBOARD = Path(__file__).resolve().parent / "dashboard"
 MAX_PAGE = 500
 KEEP_ALIVE_SECONDS = 15.0
-
-access = Access(settings)
-feed = ReadModelFeed(settings)
-app.service(feed)  # type: ignore[arg-type]  # Faust starts an instance as readily as a class
-
-
-def now() -> datetime:
-    """The wall clock, for answers that age (remaining time, oldest open complaint)."""
-    return datetime.now(UTC)
-
-
-def respond(body: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body), status=status, content_type="application/json", headers={"Cache-Control": "no-store"}
-    )
-
-
-def problem(status: int, error: str, message: str, **extra: Any) -> web.Response:
-    response = respond({"error": error, "message": message, **extra}, status)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="complaintflow"'
-    return response
-
-
-def refused(denied: AccessDenied) -> web.Response:
-    return problem(denied.status, "unauthorized" if denied.status == 401 else "forbidden", denied.message)
-
-
-Handler = Callable[..., Awaitable[web.StreamResponse]]
-
-
-def guarded(role: Role) -> Callable[[Handler], Handler]:
-    """Refuse the request unless it carries a token of `role`; the handler finds its caller in request["caller"]."""
-
-    def wrap(handler: Handler) -> Handler:
-        async def checked(view: faust.web.View, request: web.Request, **kwargs: Any) -> web.StreamResponse:
-            try:
-                request["caller"] = access.require(request.headers.get("Authorization"), role)
-            except AccessDenied as denied:
-                return refused(denied)
-            return await handler(view, request, **kwargs)
-
-        return checked
-
-    return wrap
-
-
-FAUST_STATUS_PAGE = "faust.web.apps.production_index:blueprint"
-
-
-def _serve_only_our_pages(web_server: Any) -> None:
-    """Faust mounts a status page at "/", where the dashboard lives; its other pages are switched
-    off in create_app. Faust 0.15.3 offers no setting for this one (tests/unit/test_api_setup.py
-    fails if that changes)."""
-    blueprints = web_server.blueprints
-    blueprints._enabled = [(prefix, bp) for prefix, bp in blueprints._enabled if bp != FAUST_STATUS_PAGE]
-
-
-@web.middleware
-async def _no_stack_traces(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """An unexpected error answers 500 with no detail (the log has it): never a trace or a secret."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
-        return problem(500, "internal", "the worker failed on this request; its log says why")
-
-
-_serve_only_our_pages(app.web)
-app.web.web_app.middlewares.append(_no_stack_traces)
 
 
 @app.page("/events")
@@ -293,96 +213,3 @@ async def _send(response: web.StreamResponse, alert: LoggedAlert, seen: dict[int
         return  # the client has it already
     seen[alert.partition] = alert.offset + 1
     await response.write(format_alert(feed.model.alert_view(feed.model.alerts[alert.record["alert_id"]]), seen))
-
-
-@app.page("/healthz")
-class Health(faust.web.View):
-    async def get(self, request: web.Request) -> web.StreamResponse:
-        """Broker reachable, topics present, partitions assigned, lag: no complaint data, no token.
-        `?check=live` answers 200 whenever the worker answers at all: a liveness probe must not
-        restart a worker because the broker is away (it resumes by itself when the broker is back)."""
-        probe = await feed.probe()
-        lag = _lag()
-        healthy = probe.reachable and not probe.missing_topics
-        body: dict[str, Any] = {
-            "status": "ok" if healthy else "unhealthy",
-            "broker": {"reachable": probe.reachable, "missing_topics": list(probe.missing_topics)},
-            "worker": {"assigned_partitions": len(app.consumer.assignment()), "rebalancing": app.rebalancing},
-            "lag": sum(lag.values()),
-            "read_model": {"caught_up": feed.caught_up, "complaints": len(feed.model.states)},
-        }
-        if probe.error:
-            body["broker"]["error"] = probe.error
-        if probe.missing_topics:
-            body["broker"]["error"] = (
-                "the broker no longer has complaintflow's topics: it lost its data (the embedded broker keeps "
-                "nothing across restarts). Create them with `complaintflow topics` and republish, or restore "
-                "with `complaintflow import`; then restart the workers"
-            )
-        liveness = request.query.get("check") == "live"  # the process answers: restarting it would not help
-        return respond(body, 200 if healthy or liveness else 503)
-
-
-def _lag() -> dict[tuple[str, int], int]:
-    """Messages not yet read, per assigned partition (from Faust's monitor)."""
-    monitor = app.monitor
-    lag = {}
-    for tp in app.consumer.assignment():
-        end, read = monitor.tp_end_offsets.get(tp), monitor.tp_read_offsets.get(tp)
-        if end is not None:
-            lag[(tp.topic, tp.partition)] = max(end - (read + 1 if read is not None else 0), 0)
-    return lag
-
-
-@app.page("/metrics")
-class Metrics(faust.web.View):
-    async def get(self, request: web.Request) -> web.StreamResponse:
-        if settings.metrics_require_token:
-            try:
-                access.require(request.headers.get("Authorization"), "dashboard")
-            except AccessDenied as denied:
-                return refused(denied)
-        text = metrics.render(
-            {
-                "complaintflow_processing_lag": (
-                    "Messages not yet processed, per assigned input partition.",
-                    {(("topic", topic), ("partition", str(part))): count for (topic, part), count in _lag().items()},
-                ),
-                "complaintflow_sla_watched_complaints": (
-                    "Complaints whose next SLA deadline the timer watches on this worker.",
-                    {(): len(deadlines)},
-                ),
-                "complaintflow_read_model_complaints": (
-                    "Complaints in this worker's read model.",
-                    {(): len(feed.model.states)},
-                ),
-                "complaintflow_alert_stream_clients": ("Open /alerts/stream connections.", {(): len(feed.subscribers)}),
-            }
-        )
-        return web.Response(body=text.encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})
-
-
-@app.page("/")
-class Dashboard(faust.web.View):
-    async def get(self, request: web.Request) -> web.StreamResponse:
-        """The page holds no data: it asks for a dashboard token, then reads the API with it."""
-        return _static("index.html", "text/html")
-
-
-@app.page("/dashboard.js")
-class DashboardScript(faust.web.View):
-    async def get(self, request: web.Request) -> web.StreamResponse:
-        return _static("dashboard.js", "text/javascript")
-
-
-def _static(name: str, content_type: str) -> web.Response:
-    return web.Response(
-        body=(DASHBOARD / name).read_bytes(),
-        content_type=content_type,
-        charset="utf-8",
-        headers={
-            "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-        },
-    )

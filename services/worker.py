@@ -13,7 +13,8 @@ def run_worker(settings: Settings) -> int:
     asyncio.set_event_loop(asyncio.new_event_loop())
     import faust
 
-    from services.api import app
+    from services import agents, api, pages  # noqa: F401  (their agents and views register on the app)
+    from services.app import app
 
     faust.Worker(app, loglevel=settings.log_level).execute_from_commandline()
     return 0

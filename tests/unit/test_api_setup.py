@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.api import app
+from services import api, pages  # noqa: F401  (their views register on the app)
+from services.app import app
 from tests.openapi import openapi
 
 DOCUMENTED_METHODS = {"get", "post", "put", "patch", "delete"}
@@ -26,7 +27,7 @@ def test_every_route_served_is_documented_and_every_documented_route_is_served()
 def test_faust_serves_none_of_its_own_pages() -> None:
     """Faust's table, router, graph and statistics pages would show data without a token; its status
     page would take "/" from the dashboard. The list is private in Faust 0.15.3: if an upgrade
-    renames it, this test fails and services/api.py must follow."""
+    renames it, this test fails and services/webserver.py must follow."""
     assert app.web.blueprints._enabled == []
 
 

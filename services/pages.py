@@ -1,0 +1,112 @@
+"""The worker's pages for operators and browsers: /healthz and /metrics (no complaint data), and
+the dashboard's two static files (they hold no data: the page asks for a dashboard token)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import faust
+from aiohttp import web
+
+from services.access import AccessDenied
+from services.agents import deadlines
+from services.app import app, settings
+from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from services.metrics import metrics
+from services.webserver import access, feed, refused, respond
+
+DASHBOARD = Path(__file__).resolve().parent / "dashboard"
+
+
+@app.page("/healthz")
+class Health(faust.web.View):
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        """Broker reachable, topics present, partitions assigned, lag: no complaint data, no token.
+        `?check=live` answers 200 whenever the worker answers at all: a liveness probe must not
+        restart a worker because the broker is away (it resumes by itself when the broker is back)."""
+        probe = await feed.probe()
+        lag = _lag()
+        healthy = probe.reachable and not probe.missing_topics
+        body: dict[str, Any] = {
+            "status": "ok" if healthy else "unhealthy",
+            "broker": {"reachable": probe.reachable, "missing_topics": list(probe.missing_topics)},
+            "worker": {"assigned_partitions": len(app.consumer.assignment()), "rebalancing": app.rebalancing},
+            "lag": sum(lag.values()),
+            "read_model": {"caught_up": feed.caught_up, "complaints": len(feed.model.states)},
+        }
+        if probe.error:
+            body["broker"]["error"] = probe.error
+        if probe.missing_topics:
+            body["broker"]["error"] = (
+                "the broker no longer has complaintflow's topics: it lost its data (the embedded broker keeps "
+                "nothing across restarts). Create them with `complaintflow topics` and republish, or restore "
+                "with `complaintflow import`; then restart the workers"
+            )
+        liveness = request.query.get("check") == "live"  # the process answers: restarting it would not help
+        return respond(body, 200 if healthy or liveness else 503)
+
+
+def _lag() -> dict[tuple[str, int], int]:
+    """Messages not yet read, per assigned partition (from Faust's monitor)."""
+    monitor = app.monitor
+    lag = {}
+    for tp in app.consumer.assignment():
+        end, read = monitor.tp_end_offsets.get(tp), monitor.tp_read_offsets.get(tp)
+        if end is not None:
+            lag[(tp.topic, tp.partition)] = max(end - (read + 1 if read is not None else 0), 0)
+    return lag
+
+
+@app.page("/metrics")
+class Metrics(faust.web.View):
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        if settings.metrics_require_token:
+            try:
+                access.require(request.headers.get("Authorization"), "dashboard")
+            except AccessDenied as denied:
+                return refused(denied)
+        text = metrics.render(
+            {
+                "complaintflow_processing_lag": (
+                    "Messages not yet processed, per assigned input partition.",
+                    {(("topic", topic), ("partition", str(part))): count for (topic, part), count in _lag().items()},
+                ),
+                "complaintflow_sla_watched_complaints": (
+                    "Complaints whose next SLA deadline the timer watches on this worker.",
+                    {(): len(deadlines)},
+                ),
+                "complaintflow_read_model_complaints": (
+                    "Complaints in this worker's read model.",
+                    {(): len(feed.model.states)},
+                ),
+                "complaintflow_alert_stream_clients": ("Open /alerts/stream connections.", {(): len(feed.subscribers)}),
+            }
+        )
+        return web.Response(body=text.encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+@app.page("/")
+class Dashboard(faust.web.View):
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        """The page holds no data: it asks for a dashboard token, then reads the API with it."""
+        return _static("index.html", "text/html")
+
+
+@app.page("/dashboard.js")
+class DashboardScript(faust.web.View):
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        return _static("dashboard.js", "text/javascript")
+
+
+def _static(name: str, content_type: str) -> web.Response:
+    return web.Response(
+        body=(DASHBOARD / name).read_bytes(),
+        content_type=content_type,
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
