@@ -10,7 +10,7 @@ from __future__ import annotations
 import faust
 from aiokafka import AIOKafkaConsumer
 
-from services import recovery
+from services import delivery, recovery
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import (
@@ -55,6 +55,7 @@ app = create_app(settings)
 recovery.install(
     lambda: AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False)
 )
+delivery.install()
 
 
 def _raw_topic(*names: str) -> faust.TopicT:

@@ -62,7 +62,7 @@ def worker_env(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory,
         "COMPLAINTFLOW_SESSION_TIMEOUT_SECONDS": "6",
         "COMPLAINTFLOW_DATA_DIR": str(tmp_path_factory.mktemp("worker")),
         "COMPLAINTFLOW_WEB_PORT": str(free_port()),
-        "COMPLAINTFLOW_LOG_LEVEL": "info",
+        "COMPLAINTFLOW_LOG_LEVEL": os.environ.get("COMPLAINTFLOW_TEST_LOG_LEVEL", "info"),
         "COMPLAINTFLOW_POLICY_FILE": str(policy_file),
     }
 
