@@ -23,9 +23,18 @@ and only then let the input partitions flow. Nothing reaches a queue before it i
 the first message delivered is the committed one. Changelog, standby and recovery partitions are
 untouched: they stay as the table recovery left them, as in Faust.
 
+That order alone is not enough: a paused partition is only left out of the set of active
+partitions Faust passes to each fetch, and the fetch reads that live set. Recovery pauses the
+last active partitions while a fetch waits, aiokafka reads the now empty set as "every
+partition", and the consumer discards the input records it returns, after aiokafka has moved
+past them; if that happens after the seek, the partition resumes past everything it fetched (2
+of 6 restarts lost all 100 rulings with the reorder alone). Each fetch therefore reads a snapshot
+of the active partitions taken when it starts, and an empty snapshot fetches nothing.
+
 `install` replaces `Recovery.on_recovery_completed` and `Recovery._resume_streams` (the path of
-an app without tables) with copies that differ only in that order. It refuses any other Faust
-version, and tests/unit/test_delivery_patch.py fails when the replaced methods change upstream.
+an app without tables) with copies that differ only in that order, and wraps
+`AIOKafkaConsumerThread._fetch_records`. It refuses any other Faust version, and
+tests/unit/test_delivery_patch.py fails when a patched method changes upstream.
 """
 
 from __future__ import annotations
