@@ -10,7 +10,7 @@ from __future__ import annotations
 import faust
 from aiokafka import AIOKafkaConsumer
 
-from services import recovery
+from services import delivery, recovery
 from services.kafka_options import client_options, faust_credentials
 from services.rules import load_rulebook
 from services.settings import Settings
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> faust.App:
 
 app = create_app(settings)
 recovery.install(lambda: AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False))
+delivery.install()
 
 
 def _raw_topic(*names: str) -> faust.TopicT:
