@@ -7,19 +7,23 @@ five: events skipped around a restart or rebalance, and committed past. Run it a
     .venv/bin/pytest -m chaos tests/integration/test_chaos.py
     COMPLAINTFLOW_CHAOS_COMPLAINTS=5000 .venv/bin/pytest -m chaos tests/integration/test_chaos.py
 
-`verify` compares every complaint's latest state record with the replay of its events and every
-department's workload with the replayed one; the test also waits until no complaint lags the log,
+Each killed worker is killed at a random moment after its counters show it folding events. `verify`
+compares every complaint's latest state record with the replay of its events, every department's
+workload with the replayed one, and the alerts outstanding on complaints.alerts with the replayed
+ones; the test also waits until no complaint lags the log,
 so an event that was skipped (acknowledged but never folded) fails it instead of hiding as lag.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import random
 import signal
-import subprocess
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 
 from services.admin import ensure_topics
@@ -35,14 +39,36 @@ COMPLAINTS = int(os.environ.get("COMPLAINTFLOW_CHAOS_COMPLAINTS", "500"))
 RATE = float(os.environ.get("COMPLAINTFLOW_CHAOS_RATE", "60"))
 
 
-def launch(env: dict[str, str], number: int) -> subprocess.Popen[bytes]:
+class Worker:
     """Worker `number` of the deployment, with a web port of its own (several run at once)."""
-    return start_worker({**env, "COMPLAINTFLOW_WEB_PORT": str(free_port())}, f"chaos-worker-{number}.log")
 
+    def __init__(self, env: dict[str, str], number: int) -> None:
+        self.port = free_port()
+        self.process = start_worker({**env, "COMPLAINTFLOW_WEB_PORT": str(self.port)}, f"chaos-worker-{number}.log")
 
-def kill(worker: subprocess.Popen[bytes]) -> None:
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    async def processing(self, timeout: float = 60.0) -> None:
+        """Wait until this worker has folded events of its own (its counters say so): a kill then
+        lands while it works, not before it started."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{self.port}") as session:
+            while asyncio.get_running_loop().time() < deadline:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get("/metrics") as response:
+                        if 'complaintflow_events_total{outcome="accepted"' in await response.text():
+                            return
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"worker on port {self.port} processed nothing within {timeout:.0f} s")
+
+    async def kill_while_working(self, chance: random.Random) -> None:
+        """SIGKILL at a random moment once it is processing: no goodbye, no commit."""
+        await self.processing()
+        await asyncio.sleep(chance.uniform(0.0, 2.0))
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            stop_worker(self.process)
 
 
 async def test_sigkills_a_joining_worker_and_a_leaving_one_leave_no_drift(
@@ -53,28 +79,27 @@ async def test_sigkills_a_joining_worker_and_a_leaving_one_leave_no_drift(
     start = datetime.now(UTC) - timedelta(seconds=90 * COMPLAINTS)  # the simulator's mean gap: all in the past
     now = datetime.now(UTC)
     events = [event for event in simulate(11, COMPLAINTS, start) if datetime.fromisoformat(event["occurred_at"]) < now]
-    first = launch(env, 1)
+    chance = random.Random(COMPLAINTS)
+    first = Worker(env, 1)
     flowing = asyncio.create_task(send_events(settings, events, rate=RATE))
     second = third = None
     try:
-        await asyncio.sleep(4)
-        kill(first)  # mid-stream, no goodbye
-        first = launch(env, 2)
-        await asyncio.sleep(4)
-        second = launch(env, 3)  # joins during the load: partitions move
+        await first.kill_while_working(chance)  # mid-stream, no goodbye
+        first = Worker(env, 2)
+        await first.processing()
+        second = Worker(env, 3)  # joins during the load: partitions move
         await asyncio.sleep(5)
-        kill(first)
-        await asyncio.sleep(3)
-        third = launch(env, 4)
+        await first.kill_while_working(chance)
+        third = Worker(env, 4)
         sent = await flowing
         await asyncio.sleep(2)
-        stop_worker(second)  # leaves cleanly: the third takes everything over
+        second.stop()  # leaves cleanly: the third takes everything over
         report = await verify_until_caught_up(settings, float(os.environ.get("COMPLAINTFLOW_CHAOS_SETTLE", "120")))
     finally:
         flowing.cancel()
         for worker in (first, second, third):
-            if worker is not None and worker.poll() is None:
-                stop_worker(worker)
+            if worker is not None:
+                worker.stop()
 
     assert sent == len(events)
     assert not report.differences, drift(report)
