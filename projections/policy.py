@@ -48,6 +48,8 @@ class Trigger(_Strict):
     def matches(self, event: ComplaintEvent) -> bool:
         if event.type != self.event:
             return False
+        if not self.where:
+            return True  # most triggers name only the event type: no need to look at its data
         data = event.data.model_dump(mode="json")
         return all(_equal(data.get(field), expected) for field, expected in self.where.items())
 
