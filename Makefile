@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint browser unit integration schema bench bench-quick clean
+.PHONY: install run test lint browser unit integration schema bench bench-quick profile clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench: install
 ## The same at a tenth of the size, for development (a few minutes).
 bench-quick: install
 	$(BIN)/python -m benchmarks --quick
+
+## Where a worker's time goes while it works a backlog (py-spy); the tables docs/performance.md quotes.
+profile: install
+	$(BIN)/python -m benchmarks.profile
 
 ## Regenerate the committed JSON Schema of the wire contract after changing events/models.py.
 schema: install
