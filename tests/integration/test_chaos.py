@@ -37,6 +37,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 COMPLAINTS = int(os.environ.get("COMPLAINTFLOW_CHAOS_COMPLAINTS", "500"))
 RATE = float(os.environ.get("COMPLAINTFLOW_CHAOS_RATE", "60"))
+SETTLE = float(os.environ.get("COMPLAINTFLOW_CHAOS_SETTLE", "120"))
+TIMEOUT = 300 + COMPLAINTS * 0.1 + SETTLE
+"""A bigger run takes longer to send and to verify (every verify replays the whole log)."""
 
 
 class Worker:
@@ -71,6 +74,7 @@ class Worker:
             stop_worker(self.process)
 
 
+@pytest.mark.timeout(TIMEOUT)
 async def test_sigkills_a_joining_worker_and_a_leaving_one_leave_no_drift(
     deployment: tuple[dict[str, str], Settings],
 ) -> None:
@@ -94,7 +98,7 @@ async def test_sigkills_a_joining_worker_and_a_leaving_one_leave_no_drift(
         sent = await flowing
         await asyncio.sleep(2)
         second.stop()  # leaves cleanly: the third takes everything over
-        report = await verify_until_caught_up(settings, float(os.environ.get("COMPLAINTFLOW_CHAOS_SETTLE", "120")))
+        report = await verify_until_caught_up(settings, SETTLE)
     finally:
         flowing.cancel()
         for worker in (first, second, third):
