@@ -30,5 +30,7 @@ def rows(rss_empty: int, rss_open: int, complaints: int, stored: float, rss_rest
         Row(FIGURE, f"worker RSS, {complaints:,} open", rss_open / MIB, "MiB", rss_empty / MIB, "same worker, 0 open",
             f"VmRSS{restored}"),
         Row(FIGURE, "bytes per open complaint", (rss_open - rss_empty) / complaints, "bytes", stored,
-            "case bytes in the table", "ΔRSS / N; the case and its membership, as JSON bytes in two in-memory tables"),
+            "case bytes in the table",
+            "ΔRSS / N; the case and its membership (JSON bytes in two in-memory tables), and the HTTP read "
+            "model's compressed copy of its state record"),
     ]  # fmt: skip

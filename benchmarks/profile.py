@@ -25,7 +25,9 @@ from services.broker import EmbeddedBroker, free_port
 from services.clients import send_events
 
 CORE = r"\((events|projections)/"
-OURS = CORE + r"|\(services/|\((agents|cases|app|feed|readmodel|webserver|api|pages|delivery|recovery|metrics|history)\.py"
+SERVICES = ("agents", "cases", "app", "feed", "readmodel", "webserver", "api", "pages", "delivery", "recovery")
+SERVICES += ("metrics", "history", "access", "sse")
+OURS = CORE + r"|\(services/|\((" + "|".join(SERVICES) + r")\.py"
 """py-spy names a module by its path below sys.path: `projections/sla.py`, or `agents.py` for the
 services run as `python -m services.cli`."""
 RUNNING: list[tuple[str, str]] = [

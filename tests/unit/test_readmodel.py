@@ -46,7 +46,7 @@ def test_the_newest_revision_of_a_complaint_wins_whatever_order_records_are_read
     model.take_state(state("C-1", 3, department="服装部"))
     model.take_state(state("C-1", 2, department="家电部"))  # a late duplicate of an older publication
     assert orjson.loads(model.complaint("C-1") or b"")["revision"] == 3
-    assert model.handled_by["C-1"] == ("服装部", True)
+    assert model.handled_by["C-1"] == ("服装部", True, 3)
 
 
 def test_an_alert_is_active_until_retracted_or_its_complaint_closes() -> None:
