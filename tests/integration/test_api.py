@@ -248,8 +248,9 @@ def parse_metrics(text: str) -> dict[str, float]:
 async def test_every_worker_answers_the_same_for_any_complaint(
     deployment: tuple[dict[str, str], Settings], new_id: Callable[[str], str]
 ) -> None:
-    """Two workers share the partitions; each answers for every complaint, whichever owns it."""
-    env, _ = deployment
+    """Two workers share the partitions; each answers for every complaint, whichever owns it. These
+    two also require a dashboard token for /metrics (COMPLAINTFLOW_METRICS_REQUIRE_TOKEN)."""
+    env = {**deployment[0], "COMPLAINTFLOW_METRICS_REQUIRE_TOKEN": "true"}
     ports = [env["COMPLAINTFLOW_WEB_PORT"], str(free_port())]
     workers: list[subprocess.Popen[bytes]] = []
     try:
@@ -266,6 +267,10 @@ async def test_every_worker_answers_the_same_for_any_complaint(
             await apis[0].call("POST", "/events", "/events", headers=HOTLINE, body=[received(c) for c in complaint_ids])
             for complaint_id in complaint_ids:
                 assert await same_answer(apis, complaint_id), complaint_id
+            async with first.get("/metrics") as refused:
+                assert refused.status == 401
+            async with first.get("/metrics", headers=DASHBOARD) as allowed:
+                assert allowed.status == 200 and "complaintflow_events_total" in await allowed.text()
     finally:
         for process in workers:
             stop_worker(process)
