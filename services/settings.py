@@ -104,9 +104,13 @@ class Settings(BaseSettings):
         default=None, description="Working-day calendar TOML for working-day clocks; unset = the shipped one (China)."
     )
     producer_linger_ms: float = Field(
-        default=5.0,
+        default=0.0,
         ge=0,
-        description="How long the worker's producer waits to fill a batch (throughput against latency).",
+        description=(
+            "How long the worker's producer waits to fill a batch. The agent awaits deliveries (alerts, "
+            "rejections) and each await pays the linger: on the dev broker 5 ms held an overdue backlog to "
+            "127 events/s, 0 gives 205."
+        ),
     )
     max_clock_skew_seconds: float = Field(
         default=300.0,
