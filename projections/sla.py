@@ -67,9 +67,17 @@ def changes(sla: SlaState, due: list[Alert]) -> tuple[list[Alert], list[Alert]]:
     return new, retracted
 
 
+RETRACTION_SUFFIX = ":retracted"
+
+
+def retracted_alert_id(retraction_id: str) -> str | None:
+    """The id of the alert a retraction withdraws; None if `retraction_id` is not a retraction's."""
+    return retraction_id.removesuffix(RETRACTION_SUFFIX) if retraction_id.endswith(RETRACTION_SUFFIX) else None
+
+
 def record_raised(sla: SlaState, new: list[Alert], retracted: list[Alert]) -> SlaState:
     """Remember what was raised (and forget what was retracted), so nothing is raised twice."""
-    cancelled = {r.alert_id.removesuffix(":retracted") for r in retracted}
+    cancelled = {retracted_alert_id(r.alert_id) for r in retracted}
     raised = {alert_id: at for alert_id, at in sla.raised.items() if alert_id not in cancelled}
     raised.update({alert.alert_id: alert.due_at for alert in new})
     return sla.model_copy(update={"raised": raised})
@@ -277,7 +285,7 @@ def _notice(complaint: ComplaintState, policy: Policy, kind: str, at: datetime) 
 def _retraction(alert_id: str, due_at: datetime) -> Alert:
     complaint_id, clock, kind, level = alert_id.rsplit(":", 3)
     return Alert(
-        alert_id=f"{alert_id}:retracted",
+        alert_id=f"{alert_id}{RETRACTION_SUFFIX}",
         complaint_id=complaint_id,
         kind="retracted",
         clock=None if clock == "-" else clock,

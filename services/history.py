@@ -35,6 +35,7 @@ from projections import case as cases
 from projections import complaint, workload
 from projections.case import Case, Rulebook
 from projections.clocks import ClockView
+from projections.sla import RETRACTION_SUFFIX
 from projections.workload import DepartmentWorkload, Membership
 
 Outcome = Literal["accepted", "duplicate", "rejected", "later", "beyond"]
@@ -265,7 +266,7 @@ class History:
                     occurred_at=None if event is None else event.occurred_at,
                     changes={} if event is None else changes(before, settled.case),
                     raised=tuple(alert.alert_id for alert in settled.raised),
-                    retracted=tuple(alert.alert_id.removesuffix(":retracted") for alert in settled.retracted),
+                    retracted=tuple(alert.alert_id.removesuffix(RETRACTION_SUFFIX) for alert in settled.retracted),
                     state=cases.to_record(settled.case, self.rules, now, assessment.views),
                 )
             )

@@ -20,9 +20,10 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
+from projections.sla import retracted_alert_id
+
 AlertStatus = Literal["active", "retracted", "closed"]
 ALERT_STATUSES: tuple[AlertStatus, ...] = ("active", "retracted", "closed")
-RETRACTED_SUFFIX = ":retracted"
 _OFFSET_BITS = 44
 """History positions pack (partition, offset) into one signed 64-bit integer, 8 bytes per event: offsets
 below 2**44 (17 trillion), partitions below 2**19."""
@@ -61,6 +62,8 @@ class ReadModel:
     alerts: dict[str, AlertEntry] = field(default_factory=dict)
     raised_log: list[LoggedAlert] = field(default_factory=list)
     """Every raise of an alert not active at the time, in the order read: what `/alerts/stream` replays."""
+    repeated_alerts: int = 0
+    """Raises of an alert already outstanding (the same alert_id: at-least-once after a crash)."""
     alerts_read_to: dict[int, int] = field(default_factory=dict)
     """complaints.alerts partition → the next offset to read: where a new stream client starts."""
     _history: dict[str, array[int]] = field(default_factory=dict)
@@ -89,12 +92,13 @@ class ReadModel:
         record = orjson.loads(value)
         alert_id: str = record["alert_id"]
         if record["kind"] == "retracted":
-            original = self.alerts.get(alert_id.removesuffix(RETRACTED_SUFFIX))
+            original = self.alerts.get(retracted_alert_id(alert_id) or alert_id)
             if original is not None:
                 original.retracted = True
             return None
         known = self.alerts.get(alert_id)
         if known is not None and not known.retracted:
+            self.repeated_alerts += 1
             return None  # the same alert again (at-least-once): not news
         self.alerts[alert_id] = AlertEntry(record)
         logged = LoggedAlert(partition, offset, record)
@@ -119,6 +123,14 @@ class ReadModel:
     def complaint(self, complaint_id: str) -> bytes | None:
         stored = self.states.get(complaint_id)
         return None if stored is None else zlib.decompress(stored)
+
+    def outstanding_alerts(self) -> dict[str, set[str]]:
+        """complaint_id → ids of its alerts raised and not retracted since."""
+        outstanding: dict[str, set[str]] = {}
+        for alert_id, entry in self.alerts.items():
+            if not entry.retracted:
+                outstanding.setdefault(entry.record["complaint_id"], set()).add(alert_id)
+        return outstanding
 
     def alert_status(self, entry: AlertEntry) -> AlertStatus:
         if entry.retracted:

@@ -18,6 +18,7 @@ several in a replay. What those steps raised is compared, in `alerts`.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -28,6 +29,7 @@ from projections.workload import to_record as workload_record
 from services.clients import latest_by_key, read_topic
 from services.history import History, Horizon
 from services.progress import Progress
+from services.readmodel import ReadModel
 from services.replay import KafkaLog, fold_log
 from services.rules import load_rulebook
 from services.settings import Settings
@@ -186,23 +188,13 @@ class PublishedAlerts:
 
 
 async def outstanding_alerts(settings: Settings) -> PublishedAlerts:
-    """Fold complaints.alerts in log order (a complaint's alerts share one partition)."""
-    found = PublishedAlerts()
-    state: dict[str, dict[str, bool]] = {}
+    """Fold complaints.alerts in log order with the dashboards' read model (a complaint's alerts
+    share one partition)."""
+    model = ReadModel()
     async for record in read_topic(settings, settings.topic(ALERTS.name)):
-        try:
-            alert = orjson.loads(record.value or b"")
-            complaint_id, alert_id, kind = alert["complaint_id"], alert["alert_id"], alert["kind"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            continue  # not an alert complaintflow wrote: nothing to compare
-        raised = state.setdefault(complaint_id, {})
-        if kind == "retracted":
-            raised[alert_id.removesuffix(":retracted")] = False
-        else:
-            found.repeated += raised.get(alert_id, False)
-            raised[alert_id] = True
-    found.by_complaint = {cid: {aid for aid, up in ids.items() if up} for cid, ids in state.items()}
-    return found
+        with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):  # not an alert we wrote
+            model.take_alert(record.partition, record.offset, record.value)
+    return PublishedAlerts(model.outstanding_alerts(), model.repeated_alerts)
 
 
 def print_report(report: VerifyReport, out: TextIO) -> int:

@@ -80,6 +80,7 @@ def test_a_repeated_alert_is_not_news_but_one_raised_again_after_its_retraction_
     model = ReadModel()
     assert model.take_alert(0, 0, alert("C-1")) is not None
     assert model.take_alert(0, 1, alert("C-1")) is None  # at-least-once publishing
+    assert model.repeated_alerts == 1
     model.take_alert(0, 2, retraction("C-1"))
     assert model.take_alert(0, 3, alert("C-1")) is not None
     assert [(logged.partition, logged.offset) for logged in model.raised_log] == [(0, 0), (0, 3)]
