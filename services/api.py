@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -153,16 +153,14 @@ class Alerts(faust.web.View):
             offset = _integer(query.get("offset"), "offset", minimum=0) or 0
         except ValueError as error:
             return problem(400, "bad_request", str(error))
-        found = feed.model.find_alerts(status=_status(status), department=query.get("department") or None, level=level)
+        found = feed.model.find_alerts(
+            status=cast(AlertStatus | None, status), department=query.get("department") or None, level=level
+        )
         page = found[offset : offset + limit]
         following = offset + limit if offset + limit < len(found) else None
         return respond(
             {"alerts": page, "total": len(found), "offset": offset, "limit": limit, "next_offset": following}
         )
-
-
-def _status(status: str | None) -> AlertStatus | None:
-    return next((known for known in ALERT_STATUSES if known == status), None)
 
 
 def _integer(text: str | None, name: str, *, minimum: int, maximum: int | None = None) -> int | None:

@@ -9,12 +9,11 @@ from typing import Any
 import faust
 from aiohttp import web
 
-from services.access import AccessDenied
 from services.agents import deadlines
 from services.app import app, settings
 from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from services.metrics import metrics
-from services.webserver import access, feed, refused, respond
+from services.webserver import feed, refusal, respond
 
 DASHBOARD = Path(__file__).resolve().parent / "dashboard"
 
@@ -61,11 +60,9 @@ def _lag() -> dict[tuple[str, int], int]:
 @app.page("/metrics")
 class Metrics(faust.web.View):
     async def get(self, request: web.Request) -> web.StreamResponse:
-        if settings.metrics_require_token:
-            try:
-                access.require(request.headers.get("Authorization"), "dashboard")
-            except AccessDenied as denied:
-                return refused(denied)
+        denied = refusal(request, "dashboard") if settings.metrics_require_token else None
+        if denied is not None:
+            return denied
         text = metrics.render(
             {
                 "complaintflow_processing_lag": (

@@ -53,16 +53,22 @@ def refused(denied: AccessDenied) -> web.Response:
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
 
+def refusal(request: web.Request, role: Role) -> web.Response | None:
+    """The answer to a request without a token of `role`; None when it has one (the caller is then
+    in request["caller"])."""
+    try:
+        request["caller"] = access.require(request.headers.get("Authorization"), role)
+    except AccessDenied as denied:
+        return refused(denied)
+    return None
+
+
 def guarded(role: Role) -> Callable[[Handler], Handler]:
     """Refuse the request unless it carries a token of `role`; the handler finds its caller in request["caller"]."""
 
     def wrap(handler: Handler) -> Handler:
         async def checked(view: faust.web.View, request: web.Request, **kwargs: Any) -> web.StreamResponse:
-            try:
-                request["caller"] = access.require(request.headers.get("Authorization"), role)
-            except AccessDenied as denied:
-                return refused(denied)
-            return await handler(view, request, **kwargs)
+            return refusal(request, role) or await handler(view, request, **kwargs)
 
         return checked
 
