@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -30,8 +31,11 @@ def producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-async def send_events(settings: Settings, events: Iterable[dict[str, Any]], rate: float = 0.0) -> int:
-    """Publish wire events keyed by complaint_id; `rate` events/s (0 = as fast as the broker takes them)."""
+async def send_events(
+    settings: Settings, events: Iterable[dict[str, Any]], rate: float = 0.0, *, on_time: bool = False
+) -> int:
+    """Publish wire events keyed by complaint_id; `rate` events/s (0 = as fast as the broker takes them).
+    `on_time`: each event no earlier than its `occurred_at`, as a channel publishes live."""
     client = producer(settings)
     await client.start()
     sent = 0
@@ -40,6 +44,9 @@ async def send_events(settings: Settings, events: Iterable[dict[str, Any]], rate
         started = loop.time()
         pending = []
         for event in events:
+            if on_time:
+                due = datetime.fromisoformat(str(event["occurred_at"]))
+                await asyncio.sleep(max(0.0, (due - datetime.now(due.tzinfo)).total_seconds()))
             pending.append(
                 await client.send(
                     settings.topic("complaints.events"),

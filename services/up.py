@@ -76,14 +76,14 @@ def _split_at(now: datetime, events: Iterable[dict[str, Any]]) -> tuple[list[dic
 async def _publish_when_due(
     settings: Settings, upcoming: list[dict[str, Any]], worker: subprocess.Popen[bytes]
 ) -> None:
-    """Publish each event at its `occurred_at`, for as long as the worker runs."""
-    for event in upcoming:
-        due = datetime.fromisoformat(event["occurred_at"])
-        while worker.poll() is None and datetime.now(due.tzinfo) < due:
-            await asyncio.sleep(min(1.0, (due - datetime.now(due.tzinfo)).total_seconds()))
-        if worker.poll() is not None:
-            return
-        await send_events(settings, [event])
+    """Publish each event at its `occurred_at` (one producer for them all), for as long as the worker runs."""
+    publishing = asyncio.create_task(send_events(settings, upcoming, on_time=True))
+    while not publishing.done() and worker.poll() is None:
+        await asyncio.wait({publishing}, timeout=1.0)
+    if publishing.done():
+        publishing.result()  # a failure to publish is reported, not swallowed
+    else:
+        publishing.cancel()
 
 
 class DemoTokens(NamedTuple):
