@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,24 @@ async def wait_for_records(
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(found)} of {count} matching records on {topic} within {timeout:.0f} s")
         await asyncio.sleep(0.3)
+
+
+EVENTS_TOTAL = re.compile(
+    r'^complaintflow_events_total\{outcome="(?P<outcome>[a-z_]+)",reason="(?P<reason>[a-z_]*)"\} (?P<count>\S+)$', re.M
+)
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """A worker's /metrics as sample (name and labels, as written) → value."""
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+def event_outcomes(text: str) -> Counter[tuple[str, str]]:
+    """complaintflow_events_total of a worker's /metrics, by (outcome, rejection reason)."""
+    return Counter(
+        {(found["outcome"], found["reason"]): int(float(found["count"])) for found in EVENTS_TOTAL.finditer(text)}
+    )

@@ -18,7 +18,7 @@ import pytest
 from services.broker import free_port
 from services.clients import read_topic
 from services.settings import Settings
-from tests.integration.conftest import CHANNEL_TOKENS, DASHBOARD_TOKEN, start_worker, stop_worker
+from tests.integration.conftest import CHANNEL_TOKENS, DASHBOARD_TOKEN, parse_metrics, start_worker, stop_worker
 from tests.openapi import check
 from tests.wire import assigned, received
 
@@ -235,14 +235,6 @@ async def test_healthz_needs_no_token_and_shows_no_complaint_data_metrics_count_
     assert samples['complaintflow_events_total{outcome="accepted",reason=""}'] >= 1
     assert samples["complaintflow_clock_evaluations_total"] >= 1
     assert samples["complaintflow_read_model_complaints"] >= 1
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    return {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line and not line.startswith("#")
-    }
 
 
 async def test_every_worker_answers_the_same_for_any_complaint(

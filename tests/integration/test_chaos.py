@@ -31,7 +31,7 @@ from services.broker import free_port
 from services.clients import send_events
 from services.settings import Settings
 from services.simulate import simulate
-from tests.integration.conftest import drift, start_worker, stop_worker, verify_until_caught_up
+from tests.integration.conftest import drift, event_outcomes, start_worker, stop_worker, verify_until_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -57,7 +57,7 @@ class Worker:
             while asyncio.get_running_loop().time() < deadline:
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.get("/metrics") as response:
-                        if 'complaintflow_events_total{outcome="accepted"' in await response.text():
+                        if event_outcomes(await response.text())["accepted", ""]:
                             return
                 await asyncio.sleep(0.2)
         raise AssertionError(f"worker on port {self.port} processed nothing within {timeout:.0f} s")

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import hashlib
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,7 +20,13 @@ from aiokafka import AIOKafkaProducer
 
 from services.admin import ensure_topics
 from services.settings import Settings
-from tests.integration.conftest import start_worker, stop_worker, wait_for_record, wait_for_records
+from tests.integration.conftest import (
+    event_outcomes,
+    start_worker,
+    stop_worker,
+    wait_for_record,
+    wait_for_records,
+)
 from tests.wire import T0, assigned, minutes, received, ruled
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -211,18 +216,8 @@ async def counters_when(
             except aiohttp.ClientError:  # the web server starts once the worker has recovered its tables
                 await asyncio.sleep(0.5)
                 continue
-            counts = Counter(
-                {
-                    (found["outcome"], found["reason"]): int(float(found["count"]))
-                    for found in EVENTS_TOTAL.finditer(text)
-                }
-            )
+            counts = event_outcomes(text)
             if done(counts):
                 return counts
             await asyncio.sleep(0.5)
     return counts
-
-
-EVENTS_TOTAL = re.compile(
-    r'^complaintflow_events_total\{outcome="(?P<outcome>[a-z_]+)",reason="(?P<reason>[a-z_]*)"\} (?P<count>\S+)$', re.M
-)
