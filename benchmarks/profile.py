@@ -1,7 +1,8 @@
 """`python -m benchmarks.profile` (`make profile`): where a worker's time goes while it works a
 backlog, sampled with py-spy; prints the tables docs/performance.md quotes.
 
-A fresh embedded broker, the benchmark history pre-loaded on complaints.events, one worker; once
+A fresh embedded broker, the benchmark history (weeks old, or with `--recent` the last ten minutes'
+figure 1 works) pre-loaded on complaints.events, one worker; once
 it has started folding, py-spy samples it for `--seconds`. Each sample is counted once by its
 innermost frame (what was running: our code, pydantic, Faust, aiokafka, the event loop, or
 waiting for I/O) and once for each part of the work it was inside (the complaint agent, the pure
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.harness import LOGS, Worker, deployment
 from benchmarks.streams import history
+from benchmarks.throughput import backlog
 from services.broker import EmbeddedBroker, free_port
 from services.clients import send_events
 
@@ -66,10 +68,11 @@ def summarise(raw: Path) -> tuple[int, Counter[str], Counter[str]]:
     return total, running, inside
 
 
-async def profile(complaints: int, seconds: int) -> Path:
+async def profile(complaints: int, seconds: int, recent: bool) -> Path:
     with EmbeddedBroker(free_port(), log_path=LOGS / "profile-tansu.log") as broker:
         settings = await deployment(broker.bootstrap_servers, "profile")
-        events = history(7, complaints, datetime.now(UTC))
+        now = datetime.now(UTC)
+        events = backlog(history(7, complaints, now), now) if recent else history(7, complaints, now)
         await send_events(settings, events)
         print(f"pre-loaded {len(events):,} events of {complaints:,} complaints", flush=True)
         with Worker(settings, LOGS / "profile-worker.log", LOGS / "profile-data").start() as worker:
@@ -87,9 +90,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--complaints", type=int, default=4000)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument(
+        "--recent", action="store_true", help="the events happened in the last 10 minutes (figure 1's backlog)"
+    )
     arguments = parser.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
-    total, running, inside = summarise(asyncio.run(profile(arguments.complaints, arguments.seconds)))
+    total, running, inside = summarise(asyncio.run(profile(arguments.complaints, arguments.seconds, arguments.recent)))
     print(f"\n{total:,} samples\n\n| running (innermost frame) | share |\n|---|---:|")
     for name, samples in running.most_common():
         print(f"| {name} | {100 * samples / total:.1f} % |")
