@@ -10,6 +10,7 @@ are always rebuildable from the memberships alone (`rebuild`).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
@@ -93,28 +94,27 @@ def supersedes(after: Membership, before: Membership | None) -> bool:
 
 
 def apply(view: DepartmentWorkload, before: Membership | None, after: Membership) -> DepartmentWorkload:
-    """Replace `before`'s contribution to the department with `after`'s; stale input changes nothing."""
+    """Replace `before`'s contribution to the department with `after`'s; stale input changes nothing.
+    Copies the view (O(open complaints)): the live agent keeps a `Tally` instead."""
     if not supersedes(after, before):
         return view
-    counts = _Counts.of(view)
-    if before is not None:
-        counts.add(before, -1)
-    counts.add(after, +1)
-    return counts.freeze(view.department)
+    tally = Tally.of(view)
+    tally.replace(before, after)
+    return tally.freeze()
 
 
 def rebuild(department: str, members: Iterable[Membership]) -> DepartmentWorkload:
     """The department's workload from its memberships alone (after a restart or rebalance)."""
-    counts = _Counts.of(DepartmentWorkload(department=department))
-    for member in members:
-        counts.add(member, +1)
-    return counts.freeze(department)
+    return Tally.of(DepartmentWorkload(department=department), members).freeze()
 
 
 def to_record(view: DepartmentWorkload, now: datetime | None = None) -> dict[str, Any]:
     """The record published on `complaints.workload`, keyed by department, as of `now` (which
     only `oldest_open_seconds` depends on; without it that field is null)."""
-    oldest = min(view.open_since.values(), default=None)
+    return _record(view, min(view.open_since.values(), default=None), now)
+
+
+def _record(view: DepartmentWorkload, oldest: datetime | None, now: datetime | None) -> dict[str, Any]:
     return {
         **view.model_dump(mode="json", exclude={"open_since"}),
         "oldest_open_seconds": None if oldest is None or now is None else round((now - oldest).total_seconds(), 3),
@@ -122,15 +122,42 @@ def to_record(view: DepartmentWorkload, now: datetime | None = None) -> dict[str
     }
 
 
-class _Counts:
-    def __init__(self, view: DepartmentWorkload) -> None:
-        self.open, self.owned = view.open, view.owned
-        self.standing = {"at_risk": view.at_risk, "breached": view.breached}
-        self.by_stage, self.handlers, self.open_since = dict(view.by_stage), dict(view.handlers), dict(view.open_since)
+class Tally:
+    """A department's workload updated in place, O(log n) per membership: what the live workload
+    agent keeps. Mutable on purpose: a department holds thousands of open complaints, and the
+    immutable view copied (and re-validated) its `open_since` index on every membership, which
+    made loading 100,000 open complaints quadratic. Deterministic like the fold: the same
+    memberships give the same counts and records as `apply`/`rebuild` (a property test holds
+    them together)."""
+
+    def __init__(self, department: str) -> None:
+        self.department = department
+        self.open = self.owned = 0
+        self.standing = {"at_risk": 0, "breached": 0}
+        self.by_stage: dict[str, int] = {}
+        self.handlers: dict[str, int] = {}
+        self.open_since: dict[str, datetime] = {}
+        self._oldest: list[tuple[datetime, str]] = []
+        """A heap of (received_at, complaint_id), entries no longer in `open_since` dropped lazily."""
 
     @classmethod
-    def of(cls, view: DepartmentWorkload) -> _Counts:
-        return cls(view)
+    def of(cls, view: DepartmentWorkload, members: Iterable[Membership] = ()) -> Tally:
+        """A tally starting from `view`, with `members` added."""
+        tally = cls(view.department)
+        tally.open, tally.owned = view.open, view.owned
+        tally.standing = {"at_risk": view.at_risk, "breached": view.breached}
+        tally.by_stage, tally.handlers, tally.open_since = dict(view.by_stage), dict(view.handlers), {}
+        for complaint_id, received_at in view.open_since.items():
+            tally._open(complaint_id, received_at)
+        for member in members:
+            tally.add(member, +1)
+        return tally
+
+    def replace(self, before: Membership | None, after: Membership) -> None:
+        """`after` supersedes `before` (the caller checked with `supersedes`)."""
+        if before is not None:
+            self.add(before, -1)
+        self.add(after, +1)
 
     def add(self, member: Membership, sign: int) -> None:
         if member.owned:
@@ -142,21 +169,41 @@ class _Counts:
             if member.standing != "ok":
                 self.standing[member.standing] += sign
             if sign > 0:
-                self.open_since[member.complaint_id] = member.received_at
+                self._open(member.complaint_id, member.received_at)
             else:
                 self.open_since.pop(member.complaint_id, None)
 
-    def freeze(self, department: str) -> DepartmentWorkload:
+    def oldest(self) -> datetime | None:
+        """When the longest-open complaint handled here was received."""
+        heap = self._oldest
+        while heap and self.open_since.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def record(self, now: datetime | None = None) -> dict[str, Any]:
+        """`to_record(self.freeze(), now)`, without copying the open-since index."""
+        return _record(self._counts(), self.oldest(), now)
+
+    def freeze(self) -> DepartmentWorkload:
+        return self._counts().model_copy(update={"open_since": dict(self.open_since)})
+
+    def _counts(self) -> DepartmentWorkload:
         return DepartmentWorkload(
-            department=department,
+            department=self.department,
             open=self.open,
             owned=self.owned,
             at_risk=self.standing["at_risk"],
             breached=self.standing["breached"],
             by_stage=dict(sorted(self.by_stage.items())),
             handlers=dict(sorted(self.handlers.items())),
-            open_since=self.open_since,
         )
+
+    def _open(self, complaint_id: str, received_at: datetime) -> None:
+        self.open_since[complaint_id] = received_at
+        heapq.heappush(self._oldest, (received_at, complaint_id))
+        if len(self._oldest) > 2 * len(self.open_since) + 1024:  # drop stale entries before they pile up
+            self._oldest = [(at, cid) for cid, at in self.open_since.items()]
+            heapq.heapify(self._oldest)
 
 
 def _bump(counts: dict[str, int], name: str, sign: int) -> None:

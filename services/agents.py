@@ -36,7 +36,7 @@ from projections import case as cases
 from projections import workload
 from projections.case import Case, Settled
 from projections.clocks import ClockView
-from projections.workload import DepartmentWorkload, Membership
+from projections.workload import DepartmentWorkload, Membership, Tally
 from services.app import (
     alerts_topic,
     app,
@@ -217,37 +217,35 @@ async def fold_membership(after: Membership) -> None:
     key = after.department.encode() + SEPARATOR + after.complaint_id.encode()
     stored = memberships_by_department.get(key)
     before = None if stored is None else Membership.model_validate_json(stored)
-    view = workload_of(after.department)
+    tally = tally_of(after.department)
     if workload.supersedes(after, before):
-        view = workload.apply(view, before, after)
+        tally.replace(before, after)
         memberships_by_department[key] = after.model_dump_json().encode()
-        _workloads[after.department] = view
-    record = workload.to_record(view, wall_clock())
-    await workload_topic.send(key=after.department.encode(), value=orjson.dumps(record))
+    await workload_topic.send(key=after.department.encode(), value=orjson.dumps(tally.record(wall_clock())))
 
 
-_workloads: dict[str, DepartmentWorkload] = {}
+_tallies: dict[str, Tally] = {}
 """Department counts, derived from memberships_by_department; rebuilt after any rebalance."""
 
 
-def workload_of(department: str) -> DepartmentWorkload:
-    if department not in _workloads:
+def tally_of(department: str) -> Tally:
+    if department not in _tallies:
         prefix = department.encode() + SEPARATOR
         members = (
             Membership.model_validate_json(v) for k, v in memberships_by_department.items() if k.startswith(prefix)
         )
-        _workloads[department] = workload.rebuild(department, members)
-    return _workloads[department]
+        _tallies[department] = Tally.of(DepartmentWorkload(department=department), members)
+    return _tallies[department]
 
 
 @app.on_partitions_revoked.connect
 async def _forget_workloads(*args: object, **kwargs: object) -> None:
-    _workloads.clear()
+    _tallies.clear()
 
 
 @app.on_partitions_assigned.connect
 async def _forget_workloads_again(*args: object, **kwargs: object) -> None:
-    _workloads.clear()
+    _tallies.clear()
 
 
 class _logged_position:
