@@ -2,10 +2,10 @@
 
 Per event, exactly what `services.agents.fold_complaint_event` does: `decode_keyed_event`,
 `accept_event` (rejections go to the rejected topic), `assess` at the wall clock, alerts, the
-state record, the workload memberships. Per batch: wait for every send to be acknowledged, then
-commit (at-least-once, batch by batch). Cases live in a dict: no table, no changelog (unless
-`--changelog`, which also produces each changed case's table bytes to a changelog-like topic),
-no SLA timer, no workload agent.
+state record, the workload shares counted. Per batch: the shares that changed, then wait for
+every send to be acknowledged, then commit (at-least-once, batch by batch). Cases live in a
+dict: no table, no changelog (unless `--changelog`, which also produces each changed case's
+table bytes to a changelog-like topic), no SLA timer, no workload agent adding up the shares.
 
 Run as a process, like the worker: `python -m benchmarks.baseline --help`. It prints one JSON
 line `{"ready": ...}` once its partitions are assigned and, with `--events N`, a final JSON line
@@ -33,7 +33,8 @@ from services.cases import encode_stored
 from services.rejections import rejected_key, rejection_record
 from services.rules import load_rulebook
 from services.settings import Settings
-from services.topics import COMPLAINTS_TABLE, changelog_name
+from services.shares import PartitionShares
+from services.topics import COMPLAINTS_TABLE, WORKLOAD_SHARES, changelog_name
 
 
 class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -57,7 +58,8 @@ class Loop:
         self.producer, self.changelog = producer, changelog
         self.cases: dict[str, Case] = {}
         self.topics = {name: target.topic(f"complaints.{name}") for name in ("state", "alerts", "rejected")}
-        self.topics["memberships"] = target.topic("complaints.workload-memberships")
+        self.topics["shares"] = target.topic(WORKLOAD_SHARES.name)
+        self.shares = PartitionShares()
         self.topics["changelog"] = changelog_name(target.app_id, COMPLAINTS_TABLE)
         self.accepted = self.rejected = 0
 
@@ -90,14 +92,20 @@ class Loop:
         ]
         record_ = cases.to_record(case, self.rules, now, assessment.views)
         sends.append(await self.producer.send(self.topics["state"], key=key, value=orjson.dumps(record_)))
-        departments = cases.departments_touched(before, case)
-        for member in cases.memberships(case, self.rules, now, departments, assessment.views):
-            value, department = member.model_dump_json().encode(), member.department.encode()
-            sends.append(await self.producer.send(self.topics["memberships"], key=department, value=value))
+        standing = cases.standing(case, self.rules, now, assessment.views)
+        self.shares.count(record.partition, before, case, cases.departments_touched(before, case), standing)
         if self.changelog and case is not before:
             value, partition = encode_stored(record.partition, case), record.partition
             sends.append(await self.producer.send(self.topics["changelog"], key=key, value=value, partition=partition))
         return sends
+
+    async def publish_shares(self) -> list[asyncio.Future[Any]]:
+        return [
+            await self.producer.send(
+                self.topics["shares"], key=share.department.encode(), value=share.model_dump_json().encode()
+            )
+            for share in self.shares.take_changed()
+        ]
 
 
 async def run(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -130,6 +138,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 for record in records:
                     sends += await loop.step(record)
                     consumed += 1
+            sends += await loop.publish_shares()
             await asyncio.gather(*sends)
             if sends or batches:
                 await consumer.commit()

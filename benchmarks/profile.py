@@ -43,7 +43,7 @@ RUNNING: list[tuple[str, str]] = [
 ]
 INSIDE: list[tuple[str, str]] = [
     ("the complaint agent (decode, fold, settle, publish)", r"fold_complaints \(agents\.py"),
-    ("the workload agent", r"fold_workload \(agents\.py"),
+    ("the workload agent", r"add_up_workloads \(agents\.py"),
     ("the pure core (decode, fold, SLA, records)", CORE),
     ("producing (Faust's send, aiokafka's producer)", r"\(aiokafka/producer|Topic\.publish_message|Producer\.send"),
     ("Faust's consumer, fetcher and conductor", r"Consumer\._drain_messages|Conductor|_fetcher|Fetcher"),

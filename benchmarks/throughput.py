@@ -21,6 +21,7 @@ from projections import case as cases
 from projections.case import Case, Rulebook
 from services.cases import encode_stored
 from services.settings import Settings
+from services.shares import PartitionShares
 
 FIGURE = "1 throughput"
 ASSIGNED = "Setting newly assigned partitions"
@@ -38,9 +39,10 @@ def backlog(history: list[Event], now: datetime) -> list[Event]:
 
 def core_steps(messages: list[Message], rules: Rulebook) -> tuple[float, float]:
     """(events/s, alerts per event) of the agent's per-event work with no Kafka at all: decode,
-    accept, assess at the wall clock, the state record, memberships, the table bytes. The
-    ceiling of any pipeline built on this core."""
+    accept, assess at the wall clock, the state record, the workload shares counted, the table
+    bytes. The ceiling of any pipeline built on this core."""
     held: dict[str, Case] = {}
+    shares = PartitionShares()
     alerts = 0
     started = time.perf_counter()
     for key, value in messages:
@@ -52,8 +54,8 @@ def core_steps(messages: list[Message], rules: Rulebook) -> tuple[float, float]:
         case = held[event.complaint_id] = assessment.settled.case
         alerts += len(assessment.settled.raised) + len(assessment.settled.retracted)
         cases.to_record(case, rules, now, assessment.views)
-        departments = cases.departments_touched(before, case)
-        [m.model_dump_json() for m in cases.memberships(case, rules, now, departments, assessment.views)]
+        standing = cases.standing(case, rules, now, assessment.views)
+        shares.count(0, before, case, cases.departments_touched(before, case), standing)
         encode_stored(0, case)
     return len(messages) / (time.perf_counter() - started), alerts / len(messages)
 
@@ -96,7 +98,7 @@ def rows(
         Row(FIGURE, "aiokafka loop + changelog", with_changelog, "events/s", plain, loop,
             "the same loop also producing each changed case's table bytes to a changelog topic"),
         Row(FIGURE, "core step alone, in memory", core, "events/s", plain, loop,
-            "decode, accept, assess, records, memberships; no Kafka: the ceiling of this core"),
+            "decode, accept, assess, records, shares counted; no Kafka: the ceiling of this core"),
         Row(FIGURE, f"Faust worker, {old_events:,} weeks-old events", old[0], "events/s", old_plain,
             "aiokafka loop, same events", "; ".join(filter(None, [
                 f"judged at the wall clock: {old_alerts:.1f} alerts raised or retracted per event", old[1]]))),

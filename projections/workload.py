@@ -122,6 +122,43 @@ def _record(view: DepartmentWorkload, oldest: datetime | None, now: datetime | N
     }
 
 
+class Share(BaseModel):
+    """A department's workload over the complaints of one complaints.events partition: what the
+    worker owning that partition counts, and publishes on complaints.workload-shares. The workload
+    agent adds up the latest share of every partition (`combined_record`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    department: str
+    partition: int
+    open: int = 0
+    owned: int = 0
+    at_risk: int = 0
+    breached: int = 0
+    by_stage: dict[str, int] = {}
+    handlers: dict[str, int] = {}
+    oldest_received_at: datetime | None = None
+    """When the longest-open complaint of this partition handled here was received."""
+
+
+def combined_record(department: str, shares: Iterable[Share], now: datetime | None = None) -> dict[str, Any]:
+    """The department's record on `complaints.workload` from the latest share of each partition:
+    the same record `to_record` gives for the department's memberships from every partition."""
+    tally = Tally(department)
+    oldest: list[datetime] = []
+    for share in shares:
+        tally.open, tally.owned = tally.open + share.open, tally.owned + share.owned
+        tally.standing["at_risk"] += share.at_risk
+        tally.standing["breached"] += share.breached
+        for name, count in share.by_stage.items():
+            _bump(tally.by_stage, name, count)
+        for name, count in share.handlers.items():
+            _bump(tally.handlers, name, count)
+        if share.oldest_received_at is not None:
+            oldest.append(share.oldest_received_at)
+    return _record(tally._counts(), min(oldest, default=None), now)
+
+
 class Tally:
     """A department's workload updated in place, O(log n) per membership: what the live workload
     agent keeps. Mutable on purpose: a department holds thousands of open complaints, and the
@@ -183,6 +220,12 @@ class Tally:
     def record(self, now: datetime | None = None) -> dict[str, Any]:
         """`to_record(self.freeze(), now)`, without copying the open-since index."""
         return _record(self._counts(), self.oldest(), now)
+
+    def share(self, partition: int) -> Share:
+        """This tally as the share of one complaints partition (the complaint agent keeps one per
+        partition and department)."""
+        counts = self._counts()
+        return Share(**counts.model_dump(exclude={"open_since"}), partition=partition, oldest_received_at=self.oldest())
 
     def freeze(self) -> DepartmentWorkload:
         return self._counts().model_copy(update={"open_since": dict(self.open_since)})

@@ -2,8 +2,7 @@
 
 fold_complaints
     reads   complaints.events (key complaint_id) and complaints.sla-ticks (the timer's wake-ups)
-    writes  table complaints_by_id; complaints.alerts; complaints.state;
-            complaints.workload-memberships; complaints.rejected
+    writes  table complaints_by_id; complaints.alerts; complaints.state; complaints.rejected
     concurrency 1 (it writes a table). Every message is settled against the wall clock: alerts
     that became due are published (and their delivery awaited) before the table remembers them
     as raised, so a crash can repeat an alert (same alert_id) but never lose one. A redelivered
@@ -11,10 +10,13 @@ fold_complaints
 wake_due_complaints (timer, every second)
     sends a tick for each complaint whose next threshold passed, from an in-memory deadline index
     rebuilt from the table after every recovery.
-fold_workload
-    reads   complaints.workload-memberships (key department)
-    writes  table memberships_by_department; complaints.workload
-    concurrency 1; memberships carry the case revision, stale ones change nothing.
+publish_workload_shares (timer, every COMPLAINTFLOW_WORKLOAD_INTERVAL_SECONDS)
+    sends what this worker's complaints count for in each department, where it changed
+    (services/shares.py: counted with every step, rebuilt from the table after every recovery).
+add_up_workloads
+    reads   complaints.workload-shares (key department)
+    writes  table shares_by_department; complaints.workload
+    concurrency 1; the latest share of each partition counts, the department's record is their sum.
 
 Only the project's `Rejection`s are caught (they go to complaints.rejected); anything else is a
 bug, and is logged with topic, partition and offset before it propagates.
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import orjson
@@ -36,17 +38,17 @@ from projections import case as cases
 from projections import workload
 from projections.case import Case, Settled
 from projections.clocks import ClockView
-from projections.workload import DepartmentWorkload, Membership, Tally
+from projections.workload import Share
 from services.app import (
     alerts_topic,
     app,
     complaint_inputs,
     complaints_by_id,
-    memberships_by_department,
-    memberships_topic,
     rejected_topic,
     rules,
     settings,
+    shares_by_department,
+    shares_topic,
     sla_ticks_topic,
     state_topic,
     workload_topic,
@@ -54,13 +56,16 @@ from services.app import (
 from services.cases import DeadlineIndex, decode_stored, encode_stored
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
-from services.topics import SLA_TICKS
+from services.shares import PartitionShares
+from services.topics import EVENTS, SLA_TICKS
 
 log = logging.getLogger(__name__)
 SEPARATOR = b"\x1f"
 EXIT_CANNOT_REJECT = 70
 deadlines = DeadlineIndex()
 """complaint → when it next needs settling; covers the complaints of this worker's partitions."""
+shares = PartitionShares()
+"""(partition, department) → what this worker's complaints count for there."""
 
 
 def wall_clock() -> datetime:
@@ -93,7 +98,7 @@ async def fold_complaint_event(message: EventT) -> None:
     now = wall_clock()
     if after is before:  # redelivered: what it caused may have been lost in a crash, so say it again
         metrics.count_event("duplicate")
-        await publish_case(after, now, after.complaint.departments_seen)
+        await publish_case(after, now)
         return
     metrics.count_event("accepted")
     await settle_and_publish(message.message.partition, before, after, now)
@@ -118,7 +123,9 @@ async def settle_and_publish(partition: int, before: Case | None, after: Case, n
     if settled.case is not before:
         complaints_by_id[settled.case.complaint_id.encode()] = encode_stored(partition, settled.case)
     deadlines.schedule(settled.case.complaint_id, partition, assessment.next_due_at)
-    await publish_case(settled.case, now, cases.departments_touched(before, settled.case), assessment.views)
+    standing = cases.standing(settled.case, rules, now, assessment.views)
+    shares.count(partition, before, settled.case, cases.departments_touched(before, settled.case), standing)
+    await publish_case(settled.case, now, assessment.views)
 
 
 async def raise_alerts(settled: Settled, now: datetime) -> None:
@@ -133,14 +140,9 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
     metrics.count_alerts(alert.kind for alert in (*settled.raised, *settled.retracted))
 
 
-async def publish_case(
-    case: Case, now: datetime, departments: Iterable[str], views: list[ClockView] | None = None
-) -> None:
-    views = cases.clocks(case, rules, now) if views is None else views
+async def publish_case(case: Case, now: datetime, views: list[ClockView] | None = None) -> None:
     record = cases.to_record(case, rules, now, views)
     await state_topic.send(key=case.complaint_id.encode(), value=orjson.dumps(record))
-    for member in cases.memberships(case, rules, now, departments, views):
-        await memberships_topic.send(key=member.department.encode(), value=member.model_dump_json().encode())
 
 
 async def reject(message: EventT, rejection: Rejection) -> None:
@@ -188,17 +190,30 @@ async def wake_due_complaints() -> None:
 
 
 @complaints_by_id.on_recover
-async def index_deadlines() -> None:
-    """After every recovery (start, rebalance) the index is rebuilt from the complaints now held."""
-    now = wall_clock()
+async def watch_complaints_held() -> None:
+    """After every recovery (start, rebalance) the deadline index and the workload shares are rebuilt
+    from the complaints of the partitions this worker now owns (the table also holds standbys)."""
+    now, owned = wall_clock(), owned_partitions()
     deadlines.clear()
+    held = []
     for stored in complaints_by_id.values():
         partition, case = decode_stored(stored)
+        if partition not in owned:
+            continue
         try:
+            views = cases.clocks(case, rules, now)
             deadlines.schedule(case.complaint_id, partition, cases.next_due_at(case, rules, now) or _due_now(case, now))
         except UnknownPolicyVersion as gap:
             log.error("not watching the SLA clocks of %s: %s", case.complaint_id, gap)
+            views = []
+        held.append((partition, case, cases.standing(case, rules, now, views)))
+    shares.rebuild(held)
     log.info("SLA timer watches %d complaints", len(deadlines))
+
+
+def owned_partitions() -> set[int]:
+    events = settings.topic(EVENTS.name)
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events}
 
 
 def _due_now(case: Case, now: datetime) -> datetime | None:
@@ -206,46 +221,55 @@ def _due_now(case: Case, now: datetime) -> datetime | None:
     return now if cases.settle(case, rules, now).raised else None
 
 
-@app.agent(memberships_topic, concurrency=1)
-async def fold_workload(stream: AsyncIterator[bytes]) -> None:
+@app.timer(interval=settings.workload_interval_seconds)
+async def publish_workload_shares() -> None:
+    changed = shares.take_changed()
+    try:
+        for share in changed:
+            await shares_topic.send(key=share.department.encode(), value=share.model_dump_json().encode())
+    except Exception:
+        shares.mark_changed(changed)  # sent again next time: a share is the whole count, not a delta
+        raise
+
+
+@app.agent(shares_topic, concurrency=1)
+async def add_up_workloads(stream: AsyncIterator[bytes]) -> None:
     async for message in stream.events():  # type: ignore[attr-defined]
         with _logged_position(message):
-            await fold_membership(Membership.model_validate_json(message.value))
+            await fold_share(Share.model_validate_json(message.value), message.value)
 
 
-async def fold_membership(after: Membership) -> None:
-    key = after.department.encode() + SEPARATOR + after.complaint_id.encode()
-    stored = memberships_by_department.get(key)
-    before = None if stored is None else Membership.model_validate_json(stored)
-    tally = tally_of(after.department)
-    if workload.supersedes(after, before):
-        tally.replace(before, after)
-        memberships_by_department[key] = after.model_dump_json().encode()
-    await workload_topic.send(key=after.department.encode(), value=orjson.dumps(tally.record(wall_clock())))
+async def fold_share(share: Share, raw: bytes) -> None:
+    shares_by_department[share.department.encode() + SEPARATOR + str(share.partition).encode()] = raw
+    latest = shares_of(share.department)
+    latest[share.partition] = share
+    record = workload.combined_record(share.department, latest.values(), wall_clock())
+    await workload_topic.send(key=share.department.encode(), value=orjson.dumps(record))
 
 
-_tallies: dict[str, Tally] = {}
-"""Department counts, derived from memberships_by_department; rebuilt after any rebalance."""
+_shares: dict[str, dict[int, Share]] = {}
+"""department → partition → its latest share; derived from shares_by_department, rebuilt after any rebalance."""
 
 
-def tally_of(department: str) -> Tally:
-    if department not in _tallies:
+def shares_of(department: str) -> dict[int, Share]:
+    if department not in _shares:
         prefix = department.encode() + SEPARATOR
-        members = (
-            Membership.model_validate_json(v) for k, v in memberships_by_department.items() if k.startswith(prefix)
-        )
-        _tallies[department] = Tally.of(DepartmentWorkload(department=department), members)
-    return _tallies[department]
+        latest = (Share.model_validate_json(v) for k, v in shares_by_department.items() if k.startswith(prefix))
+        _shares[department] = {share.partition: share for share in latest}
+    return _shares[department]
 
 
 @app.on_partitions_revoked.connect
-async def _forget_workloads(*args: object, **kwargs: object) -> None:
-    _tallies.clear()
+async def _forget_partitions(*args: object, **kwargs: object) -> None:
+    """Nothing counted for partitions that may now be another worker's is published from here."""
+    _shares.clear()
+    shares.clear()
 
 
 @app.on_partitions_assigned.connect
-async def _forget_workloads_again(*args: object, **kwargs: object) -> None:
-    _tallies.clear()
+async def _forget_partitions_again(*args: object, **kwargs: object) -> None:
+    _shares.clear()
+    shares.clear()
 
 
 class _logged_position:

@@ -18,12 +18,12 @@ from services.topics import (
     ALERTS,
     COMPLAINTS_TABLE,
     EVENTS,
-    MEMBERSHIPS,
-    MEMBERSHIPS_TABLE,
     REJECTED,
+    SHARES_TABLE,
     SLA_TICKS,
     STATE,
     WORKLOAD,
+    WORKLOAD_SHARES,
 )
 
 settings = Settings()
@@ -87,12 +87,10 @@ alerts_topic = _raw_topic(ALERTS.name)
 state_topic = _raw_topic(STATE.name)
 workload_topic = _raw_topic(WORKLOAD.name)
 rejected_topic = _raw_topic(REJECTED.name)
-memberships_topic = _raw_topic(MEMBERSHIPS.name)
+shares_topic = _raw_topic(WORKLOAD_SHARES.name)
 
 complaints_by_id = app.Table(COMPLAINTS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 """complaint_id → events partition + Case bytes (services/cases.py); co-partitioned with complaints.events."""
 
-memberships_by_department = app.Table(
-    MEMBERSHIPS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions
-)
-"""department + US + complaint_id → Membership bytes; co-partitioned with the memberships topic."""
+shares_by_department = app.Table(SHARES_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
+"""department + US + complaints partition → Share bytes; co-partitioned with the shares topic."""

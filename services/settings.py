@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     alert_timer_interval_seconds: float = Field(
         default=1.0, gt=0, le=1.0, description="How often the SLA timer wakes complaints whose next deadline passed."
     )
+    workload_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description=(
+            "How often a worker publishes the workload shares of its partitions that changed: department "
+            "workloads lag by up to this much, and cost messages per department, not per event."
+        ),
+    )
 
     channel_tokens: dict[str, SecretStr] = Field(
         default_factory=dict,

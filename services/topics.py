@@ -64,11 +64,15 @@ ALERTS = TopicSpec(
     value="alert JSON (alert_id is stable: the same alert has the same id live and in replay)",
     purpose="SLA alerts (at_risk, breached, escalated), immediate notices and retractions; at-least-once by alert_id.",
 )
-MEMBERSHIPS = TopicSpec(
-    name="complaints.workload-memberships",
+WORKLOAD_SHARES = TopicSpec(
+    name="complaints.workload-shares",
     key="department (UTF-8)",
-    value="Membership JSON (projections/workload.py)",
-    purpose="Internal repartition: each complaint's versioned standing in a department, for the workload agent.",
+    value="Share JSON (projections/workload.py): a department's counts over one complaints.events partition",
+    purpose=(
+        "Internal repartition: each worker counts the complaints of its partitions per department and publishes "
+        "the counts that changed, at most once per interval; the workload agent adds up the latest share of "
+        "every partition."
+    ),
     retention_ms=7 * 24 * 3600 * 1000,
     internal=True,
 )
@@ -85,11 +89,11 @@ SLA_TICKS = TopicSpec(
     internal=True,
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, STATE, WORKLOAD, REJECTED, ALERTS, MEMBERSHIPS, SLA_TICKS)
+ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, STATE, WORKLOAD, REJECTED, ALERTS, WORKLOAD_SHARES, SLA_TICKS)
 
 COMPLAINTS_TABLE = "complaints_by_id"
-MEMBERSHIPS_TABLE = "memberships_by_department"
-TABLES: dict[str, TopicSpec] = {COMPLAINTS_TABLE: EVENTS, MEMBERSHIPS_TABLE: MEMBERSHIPS}
+SHARES_TABLE = "workload_shares"
+TABLES: dict[str, TopicSpec] = {COMPLAINTS_TABLE: EVENTS, SHARES_TABLE: WORKLOAD_SHARES}
 """Each Faust table and the topic it is co-partitioned with."""
 
 

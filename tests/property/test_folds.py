@@ -207,3 +207,31 @@ def test_the_agents_tally_gives_the_same_views_and_records_as_the_pure_fold(comp
     for department, tally in tallies.items():
         assert tally.record(now) == workload.to_record(views[department], now)
         assert tally.record() == workload.to_record(views[department])
+
+
+@settings(max_examples=100, deadline=None)
+@given(complaints=complaint_sets(max_size=6), partitions=st.integers(1, 4), data=st.data())
+def test_shares_of_every_partition_add_up_to_the_departments_workload(complaints, partitions, data):
+    """The complaint agent's bookkeeping: per (partition, department) a Tally, each accepted event
+    taking out what the complaint counted before and putting in what it counts now."""
+    log = data.draw(with_duplicates(data.draw(interleaved(complaints))))
+    partition_of = {history.complaint_id: data.draw(st.integers(0, partitions - 1)) for history in complaints}
+    states: dict[str, ComplaintState] = {}
+    tallies: dict[tuple[int, str], workload.Tally] = {}
+    for document in log:
+        event = decode_event(wire(document))
+        before = states.get(event.complaint_id)
+        after = states[event.complaint_id] = accept(before, event)
+        for member in workload.memberships_changed(before, after) if after is not before else []:
+            tally = tallies.setdefault(
+                (partition_of[after.complaint_id], member.department), workload.Tally(member.department)
+            )
+            tally.replace(None if before is None else workload.membership(before, member.department), member)
+    now = max(state.last_event_at for state in states.values()) + timedelta(minutes=data.draw(st.integers(0, 999)))
+
+    for department in {department for _, department in tallies}:
+        shares = [tally.share(partition) for (partition, name), tally in tallies.items() if name == department]
+        members = [workload.membership(state, department) for state in states.values()]
+        assert workload.combined_record(department, shares, now) == workload.to_record(
+            workload.rebuild(department, members), now
+        )

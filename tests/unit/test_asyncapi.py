@@ -253,11 +253,11 @@ def test_documented_workload_record_fields_are_the_ones_to_record_produces(doc: 
     assert set(payload["required"]) == set(record)
 
 
-def test_documented_membership_fields_are_the_models(doc: Document) -> None:
-    payload = only_payload(doc, "complaints.workload-memberships")
+def test_documented_share_fields_are_the_models(doc: Document) -> None:
+    payload = only_payload(doc, "complaints.workload-shares")
 
-    assert set(payload["properties"]) == set(workload.Membership.model_fields)
-    assert set(payload["required"]) == set(workload.Membership.model_fields)
+    assert set(payload["properties"]) == set(workload.Share.model_fields)
+    assert set(payload["required"]) == set(workload.Share.model_fields)
 
 
 def rejected(key: bytes | None, value: bytes) -> Document:
@@ -318,8 +318,9 @@ def test_real_records_validate_against_the_documented_schemas(doc: Document) -> 
         ],
         "complaints.alerts": [*late_alerts, *alert_records(MAJOR_INJURY, hours_later=0)],
         "complaints.sla-ticks": [{"complaint_id": "C-9", "due_at": RECEIVED["occurred_at"]}],
-        "complaints.workload-memberships": [
-            member.model_dump(mode="json") for member in workload.every_membership(ruled)
+        "complaints.workload-shares": [
+            workload.Tally.of(view).share(3).model_dump(mode="json"),
+            workload.Tally("Apparel").share(0).model_dump(mode="json"),
         ],
         "complaints.rejected": [
             rejected(None, b"\xff"),

@@ -14,11 +14,11 @@ from events.codec import decode_keyed_event
 from projections import case as cases
 from projections import workload
 from projections.case import Case
-from projections.workload import DepartmentWorkload, Membership
 from services.history import ExportFileError, History, Horizon, LoggedEvent, export_line, parse_line
 from services.replay import constant
 from services.rules import load_rulebook
 from services.settings import Settings
+from services.shares import PartitionShares
 from tests.wire import T0, assigned, inspected, minutes, paid, received, ruled
 
 RULES = load_rulebook(Settings())
@@ -166,26 +166,23 @@ def test_workloads_rebuilt_from_final_cases_equal_the_live_incremental_fold() ->
 
     replayed = replay(logged(*events), as_of).workloads()
 
-    assert {name: view.model_dump() for name, view in replayed.items()} == live_workloads(events, as_of)
+    assert {name: workload.to_record(view, as_of) for name, view in replayed.items()} == live_workloads(events, as_of)
     assert (replayed["服装部"].owned, replayed["服装部"].open, replayed["物业部"].open) == (2, 1, 1)
 
 
 def live_workloads(events: list[dict[str, Any]], as_of: datetime) -> dict[str, Any]:
-    """The live pipeline, by hand: settle after each event and at the end, publish memberships of the
-    departments touched, fold each into its department with `workload.apply`."""
+    """The live pipeline, by hand: settle after each event and at the end, count each step in the
+    shares of the complaint's partition (two partitions), add up each department's shares."""
     cases_by_id: dict[str, Case] = {}
-    latest: dict[tuple[str, str], Membership] = {}
-    views: dict[str, DepartmentWorkload] = {}
+    shares = PartitionShares()
+    partition_of: dict[str, int] = {}
 
     def publish(before: Case | None, after: Case, now: datetime) -> Case:
-        settled = cases.assess(after, RULES, now)
-        case = settled.settled.case
-        for member in cases.memberships(case, RULES, now, cases.departments_touched(before, case), settled.views):
-            key = (member.department, member.complaint_id)
-            view = views.get(member.department, DepartmentWorkload(department=member.department))
-            views[member.department] = workload.apply(view, latest.get(key), member)
-            if workload.supersedes(member, latest.get(key)):
-                latest[key] = member
+        assessment = cases.assess(after, RULES, now)
+        case = assessment.settled.case
+        partition = partition_of.setdefault(case.complaint_id, len(partition_of) % 2)
+        standing = cases.standing(case, RULES, now, assessment.views)
+        shares.count(partition, before, case, cases.departments_touched(before, case), standing)
         cases_by_id[case.complaint_id] = case
         return case
 
@@ -195,7 +192,12 @@ def live_workloads(events: list[dict[str, Any]], as_of: datetime) -> dict[str, A
         publish(before, cases.accept_event(before, event, RULES), event.occurred_at)
     for case in list(cases_by_id.values()):
         publish(case, case, as_of)
-    return {name: views[name].model_dump() for name in sorted(views)}
+    latest = {(share.department, share.partition): share for share in shares.take_changed()}
+    departments = sorted({department for department, _ in latest})
+    return {
+        name: workload.combined_record(name, [s for (d, _), s in latest.items() if d == name], as_of)
+        for name in departments
+    }
 
 
 def test_an_export_line_reads_back_as_the_same_log_entry() -> None:
