@@ -4,8 +4,9 @@ fold_complaints
     reads   complaints.events (key complaint_id) and complaints.sla-ticks (the timer's wake-ups)
     writes  table complaints_by_id; complaints.alerts; complaints.state; complaints.rejected
     concurrency 1 (it writes a table). Every message is settled against the wall clock: alerts
-    that became due are published (and their delivery awaited) before the table remembers them
-    as raised, so a crash can repeat an alert (same alert_id) but never lose one. A redelivered
+    that became due are published (and their delivery awaited, through the urgent producer that
+    never lingers: services/urgent.py) before the table remembers them as raised, so a crash can
+    repeat an alert (same alert_id) but never lose one. A redelivered
     event is recognised by its event_id and its consequences are published again.
 wake_due_complaints (timer, every second)
     sends a tick for each complaint whose next threshold passed, from an in-memory deadline index
@@ -40,30 +41,30 @@ from projections.case import Case, Settled
 from projections.clocks import ClockView
 from projections.workload import Share
 from services.app import (
-    alerts_topic,
     app,
     complaint_inputs,
     complaints_by_id,
-    rejected_topic,
     rules,
     settings,
     shares_by_department,
     shares_topic,
     sla_ticks_topic,
     state_topic,
+    urgent,
     workload_topic,
 )
 from services.cases import DeadlineIndex, decode_stored, encode_stored
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
 from services.shares import PartitionShares
-from services.topics import EVENTS, SLA_TICKS
+from services.topics import ALERTS, EVENTS, REJECTED, SLA_TICKS
 
 log = logging.getLogger(__name__)
 SEPARATOR = b"\x1f"
 EXIT_CANNOT_REJECT = 70
 deadlines = DeadlineIndex()
 """complaint → when it next needs settling; covers the complaints of this worker's partitions."""
+alerts, rejected = settings.topic(ALERTS.name), settings.topic(REJECTED.name)
 shares = PartitionShares()
 """(partition, department) → what this worker's complaints count for there."""
 
@@ -132,7 +133,7 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
     """Publish new alerts and retractions, and wait until the broker has them: all sent first, then
     awaited together, so a step that raises several alerts waits for one batch, not one per alert."""
     deliveries = [
-        await alerts_topic.send(key=alert.complaint_id.encode(), value=orjson.dumps(cases.alert_record(alert, now)))
+        await urgent.send(alerts, key=alert.complaint_id.encode(), value=orjson.dumps(cases.alert_record(alert, now)))
         for alert in (*settled.raised, *settled.retracted)
     ]
     for delivery in deliveries:
@@ -160,8 +161,7 @@ async def reject(message: EventT, rejection: Rejection) -> None:
         offset=message.message.offset,
     )
     try:
-        delivery = await rejected_topic.send(key=rejected_key(message.key), value=record)
-        await delivery
+        await (await urgent.send(rejected, key=rejected_key(message.key), value=record))
     except Exception:
         log.critical("cannot record the rejection of %s: stopping so it is redelivered", _position(message))
         os._exit(EXIT_CANNOT_REJECT)

@@ -15,16 +15,15 @@ from services.kafka_options import client_options, faust_credentials
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import (
-    ALERTS,
     COMPLAINTS_TABLE,
     EVENTS,
-    REJECTED,
     SHARES_TABLE,
     SLA_TICKS,
     STATE,
     WORKLOAD,
     WORKLOAD_SHARES,
 )
+from services.urgent import UrgentProducer
 
 settings = Settings()
 rules = load_rulebook(settings)
@@ -83,10 +82,8 @@ events_topic = _raw_topic(EVENTS.name)
 sla_ticks_topic = _raw_topic(SLA_TICKS.name)
 complaint_inputs = _raw_topic(EVENTS.name, SLA_TICKS.name)
 """What the complaint agent reads: the events, and the timer's wake-ups on the same partitions."""
-alerts_topic = _raw_topic(ALERTS.name)
 state_topic = _raw_topic(STATE.name)
 workload_topic = _raw_topic(WORKLOAD.name)
-rejected_topic = _raw_topic(REJECTED.name)
 shares_topic = _raw_topic(WORKLOAD_SHARES.name)
 
 complaints_by_id = app.Table(COMPLAINTS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
@@ -94,3 +91,7 @@ complaints_by_id = app.Table(COMPLAINTS_TABLE, key_type=bytes, value_type=bytes,
 
 shares_by_department = app.Table(SHARES_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 """department + US + complaints partition → Share bytes; co-partitioned with the shares topic."""
+
+urgent = UrgentProducer(settings)
+"""Alerts and rejections, which the complaint agent waits for: sent at once, never lingering."""
+app.service(urgent)  # type: ignore[arg-type]  # Faust starts an instance as readily as a class

@@ -104,12 +104,13 @@ class Settings(BaseSettings):
         default=None, description="Working-day calendar TOML for working-day clocks; unset = the shipped one (China)."
     )
     producer_linger_ms: float = Field(
-        default=0.0,
+        default=10.0,
         ge=0,
         description=(
-            "How long the worker's producer waits to fill a batch. The agent awaits deliveries (alerts, "
-            "rejections) and each await pays the linger: on the dev broker 5 ms held an overdue backlog to "
-            "127 events/s, 0 gives 205."
+            "How long the worker's producer waits to fill a batch (state records, changelogs, shares); what the "
+            "agent waits for (alerts, rejections) goes through a second producer that never lingers. On the dev "
+            "broker 10 ms instead of 0 took figure 1 from 499 to 679 events/s and the broker's CPU per event "
+            "from 0.83 to 0.18 ms."
         ),
     )
     max_clock_skew_seconds: float = Field(

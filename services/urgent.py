@@ -1,0 +1,47 @@
+"""The worker's second producer: for the few messages the complaint agent must wait for.
+
+An alert is published, and its delivery awaited, before the table remembers it as raised (a crash
+repeats an alert, never loses one), and a rejection before its message is acknowledged. Faust's
+producer lingers (COMPLAINTFLOW_PRODUCER_LINGER_MS) so that the bulk of the output (state records,
+changelogs, shares) travels in few, full batches; a wait on it would pay that linger at every
+step. This producer never lingers, so those waits cost one round trip and nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+from mode import Service
+
+from services.kafka_options import client_options, producer_options
+from services.settings import Settings
+
+
+class UrgentProducer(Service):
+    def __init__(self, settings: Settings, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            **client_options(self.settings),
+            **producer_options(self.settings),
+            client_id=f"{self.settings.app_id}-urgent",
+            linger_ms=0,
+        )
+        await self._producer.start()
+
+    async def on_stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def send(self, topic: str, *, key: bytes | None, value: bytes) -> asyncio.Future[RecordMetadata]:
+        """Hand the message over; await the returned future for the broker's acknowledgement."""
+        if self._producer is None:  # Faust starts extra services after recovery, agents may be quicker
+            await self.maybe_start()
+        assert self._producer is not None
+        future: asyncio.Future[RecordMetadata] = await self._producer.send(topic, key=key, value=value)
+        return future
