@@ -120,6 +120,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
         auto_offset_reset="earliest",
         session_timeout_ms=6000,
         heartbeat_interval_ms=2000,
+        fetch_max_wait_ms=source.consumer_fetch_max_wait_ms,  # as the worker's consumer
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=source.bootstrap_servers, acks="all", linger_ms=5, enable_idempotence=False

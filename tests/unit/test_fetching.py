@@ -1,0 +1,45 @@
+"""The worker's consumer takes COMPLAINTFLOW_CONSUMER_FETCH_MAX_WAIT_MS (services/fetching.py), and
+the Faust method it wraps still hard-codes the 1.5 s wait the wrapper exists for."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from unittest import mock
+
+import aiokafka
+import faust
+import pytest
+
+from events.errors import ConfigurationError
+from services import fetching
+
+# sha256 of inspect.getsource() of the wrapped method in faust-streaming 0.15.3. A Faust upgrade
+# that changes it fails here: re-read it, keep or drop the wrapper, then record the new hash.
+WRAPPED_SOURCE = "c2701bfc3e6f6cad95c2be36d6a255a86e2c57d18d36cc1082b5fb5c482d99d7"
+
+
+def test_faust_still_hard_codes_the_fetch_wait_the_wrapper_replaces() -> None:
+    source = inspect.getsource(fetching._ORIGINAL_CREATE_WORKER_CONSUMER)
+
+    assert "fetch_max_wait_ms=1500" in source
+    assert hashlib.sha256(source.encode()).hexdigest() == WRAPPED_SOURCE
+
+
+async def test_the_worker_consumer_waits_what_the_settings_say() -> None:
+    import services.app as worker
+
+    consumer = worker.app.consumer._thread._create_worker_consumer(worker.app.transport)  # type: ignore[attr-defined]
+    try:
+        assert consumer._fetch_max_wait_ms == worker.settings.consumer_fetch_max_wait_ms
+        assert consumer._group_id == worker.settings.app_id, "everything else is Faust's own configuration"
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.parametrize("module", [faust, aiokafka])
+def test_another_faust_or_aiokafka_version_is_refused_with_what_to_do(module: object) -> None:
+    with mock.patch.object(module, "__version__", "0.99.0"), pytest.raises(ConfigurationError) as refused:
+        fetching.install(20)
+
+    assert "0.99.0" in str(refused.value) and "pins" in str(refused.value)
