@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +30,9 @@ from events.errors import Rejection
 from projections.case import Case, Rulebook, accept_event
 from services.clients import read_topic
 from services.history import History, Horizon, LoggedEvent
+from services.progress import Progress
 from services.render import write_projections
-from services.replay import constant
+from services.replay import constant, fold_log, spared_collector
 from services.settings import Settings
 
 FIGURE = "4 replay"
@@ -70,19 +72,32 @@ def fold_per_second(messages: list[Message], rules: Rulebook) -> float:
     return len(events) / (time.perf_counter() - started)
 
 
-def history_per_second(messages: list[Message], rules: Rulebook) -> float:
-    """Events/s of what replay does once the records are in hand: `History` (decode, fold, settle
-    at each event and due instant) over log entries all published now, then the final settle at
-    `--as-of` and the JSON output. No Kafka, no start-up: the ceiling of replay on this core."""
+class _InMemory:
+    """Log entries already in hand, as an `EventLog`."""
+
+    def __init__(self, entries: list[LoggedEvent]) -> None:
+        self.entries, self.total = entries, len(entries)
+
+    async def events(self) -> AsyncIterator[LoggedEvent]:
+        for entry in self.entries:
+            yield entry
+
+
+async def history_per_second(messages: list[Message], rules: Rulebook) -> float:
+    """Events/s of what replay does once the records are in hand: `fold_log` into a `History`
+    (decode, fold, settle at each event and due instant) over log entries all published now, then
+    the final settle at `--as-of` and the JSON output, as `run_replay` does them. No Kafka, no
+    start-up: the ceiling of replay on this core."""
     published = int(time.time() * 1000)
-    entries = [LoggedEvent(0, offset, published, key, value) for offset, (key, value) in enumerate(messages)]
+    log = _InMemory([LoggedEvent(0, offset, published, key, value) for offset, (key, value) in enumerate(messages)])
     as_of = datetime.now(UTC)
     started = time.perf_counter()
     history = History(rules, constant(Horizon(as_of, occurred_by=as_of)))
-    for entry in entries:
-        history.feed(entry)
-    write_projections(io.StringIO(), history, as_of, None, "json")
-    return len(entries) / (time.perf_counter() - started)
+    await fold_log(log, history, Progress(io.StringIO(), "replay", log.total))
+    with spared_collector() as keep:
+        keep()
+        write_projections(io.StringIO(), history, as_of, None, "json")
+    return log.total / (time.perf_counter() - started)
 
 
 def _command(settings: Settings, *arguments: str, output: Path | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -141,7 +141,7 @@ async def main(complaints: int, repeat: int) -> None:
         figure = replay.rows(
             replay.replay_seconds(loaded, empty),
             raw,
-            replay.history_per_second(messages, rules),
+            await replay.history_per_second(messages, rules),
             replay.fold_per_second(messages, rules),
             count,
         )

@@ -74,7 +74,7 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
     size = sum(len(value) for _, value in recent) / len(recent)
     notes.append(f"History: {len(recent):,} events of {len(final):,} complaints, {size:.0f} bytes on average.")
     say("pure fold, replay's fold and core step, in memory")
-    fold, replay_fold = replay.fold_per_second(recent, rules), replay.history_per_second(recent, rules)
+    fold, replay_fold = replay.fold_per_second(recent, rules), await replay.history_per_second(recent, rules)
     (core, _), (_, old_alerts) = throughput.core_steps(recent, rules), throughput.core_steps(old, rules)
     with EmbeddedBroker(free_port(), log_path=LOGS / "tansu-pipeline.log") as broker:
         main = await deployment(broker.bootstrap_servers, "bench")

@@ -161,7 +161,7 @@ def _consumer(settings: Settings, *, fetch_max_wait_ms: int = 500) -> AIOKafkaCo
 
     `fetch_max_wait_ms`: how long the broker may hold a fetch that finds nothing. The end check
     (`verified_end_offsets`) needs only the high-water mark, which an empty answer carries too: at
-    the default 500 ms, every empty partition made a replay's start-up half a second longer."""
+    aiokafka's default 500 ms, a log with an empty partition made a replay start half a second later."""
     return AIOKafkaConsumer(
         **client_options(settings),
         client_id=f"{settings.app_id}-replay",
