@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from services.admin import ensure_topics
 from services.broker import free_port, stop_process
 from services.clients import read_topic
-from services.recovery import verified_end_offsets
+from services.offsets import verified_end_offsets
 from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

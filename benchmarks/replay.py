@@ -1,13 +1,25 @@
 """Figure 4, replay: `complaintflow replay` over the pre-loaded topic, against a plain aiokafka
-read-and-decode of the same topic; and the pure fold alone over the decoded events in memory."""
+read-and-decode of the same topic; and, to show where replay's time goes, its start-up alone,
+its rate without the start-up, its fold in memory (no Kafka, no start-up) and the pure fold alone.
+
+Replay is a short-lived process: at bench-quick's size its start-up (interpreter, imports, policy
+files, consumer start, the end check) is a visible share of the whole, so it has a row of its own,
+measured on an empty topic, and the whole run keeps its "process start to exit" row beside it.
+`python -m benchmarks.replay_split` splits the same time further, phase by phase.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.harness import LOGS, ROOT
@@ -17,9 +29,25 @@ from events.codec import decode_keyed_event
 from events.errors import Rejection
 from projections.case import Case, Rulebook, accept_event
 from services.clients import read_topic
+from services.history import History, Horizon, LoggedEvent
+from services.progress import Progress
+from services.render import write_projections
+from services.replay import constant, fold_log, spared_collector
 from services.settings import Settings
 
 FIGURE = "4 replay"
+START_UP_RUNS = 3
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """`complaintflow replay` as a process: the whole run over the topic, and start-up alone."""
+
+    seconds: float | None
+    """Process start to exit over the pre-loaded topic; None when it failed (see `note`)."""
+    start_up_seconds: float | None
+    """Median of `START_UP_RUNS` replays of an empty topic: everything but the events."""
+    note: str
 
 
 async def read_and_decode_per_second(settings: Settings) -> tuple[int, float]:
@@ -44,6 +72,34 @@ def fold_per_second(messages: list[Message], rules: Rulebook) -> float:
     return len(events) / (time.perf_counter() - started)
 
 
+class _InMemory:
+    """Log entries already in hand, as an `EventLog`."""
+
+    def __init__(self, entries: list[LoggedEvent]) -> None:
+        self.entries, self.total = entries, len(entries)
+
+    async def events(self) -> AsyncIterator[LoggedEvent]:
+        for entry in self.entries:
+            yield entry
+
+
+async def history_per_second(messages: list[Message], rules: Rulebook) -> float:
+    """Events/s of what replay does once the records are in hand: `fold_log` into a `History`
+    (decode, fold, settle at each event and due instant) over log entries all published now, then
+    the final settle at `--as-of` and the JSON output, as `run_replay` does them. No Kafka, no
+    start-up: the ceiling of replay on this core."""
+    published = int(time.time() * 1000)
+    log = _InMemory([LoggedEvent(0, offset, published, key, value) for offset, (key, value) in enumerate(messages)])
+    as_of = datetime.now(UTC)
+    started = time.perf_counter()
+    history = History(rules, constant(Horizon(as_of, occurred_by=as_of)))
+    await fold_log(log, history, Progress(io.StringIO(), "replay", log.total))
+    with spared_collector() as keep:
+        keep()
+        write_projections(io.StringIO(), history, as_of, None, "json")
+    return log.total / (time.perf_counter() - started)
+
+
 def _command(settings: Settings, *arguments: str, output: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     env = {
         **os.environ,
@@ -58,25 +114,47 @@ def _command(settings: Settings, *arguments: str, output: Path | None = None) ->
         )  # fmt: skip
 
 
-def replay_per_second(settings: Settings, events: int) -> tuple[float | None, str]:
-    """(events/s, note) of `complaintflow replay --format json`, process start to exit; None with
-    the reason when the command is not there yet or fails."""
-    if _command(settings, "--help").returncode != 0:
-        return None, "not available yet (no `complaintflow replay` in this tree)"
-    LOGS.mkdir(parents=True, exist_ok=True)
+def _timed(settings: Settings, output: Path) -> tuple[float | None, str]:
+    """(seconds, "") of `complaintflow replay --format json` to `output`, or (None, why it failed)."""
     started = time.perf_counter()
-    done = _command(settings, "--format", "json", output=LOGS / "replay.json")
+    done = _command(settings, "--format", "json", output=output)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         return None, f"failed (exit {done.returncode}): {reason[0][:120]}"
-    return events / seconds, "process start to exit, output to a file"
+    return seconds, ""
 
 
-def rows(replay: tuple[float | None, str], raw: float, fold: float, events: int) -> list[Row]:
+def replay_seconds(settings: Settings, empty: Settings) -> Replayed:
+    """`complaintflow replay --format json` over `settings`' topic, process start to exit, and
+    the median start-up over `empty`'s (topics created, no event)."""
+    if _command(settings, "--help").returncode != 0:
+        return Replayed(None, None, "not available yet (no `complaintflow replay` in this tree)")
+    LOGS.mkdir(parents=True, exist_ok=True)
+    start_ups = []
+    for _ in range(START_UP_RUNS):
+        seconds, failed = _timed(empty, LOGS / "replay-empty.json")
+        if seconds is None:
+            return Replayed(None, None, failed)
+        start_ups.append(seconds)
+    seconds, failed = _timed(settings, LOGS / "replay.json")
+    return Replayed(seconds, statistics.median(start_ups), failed or "process start to exit, output to a file")
+
+
+def rows(replayed: Replayed, raw: float, history: float, fold: float, events: int) -> list[Row]:
     raw_what = "aiokafka read+decode"
+    whole, start_up = replayed.seconds, replayed.start_up_seconds
+    rate = None if whole is None else events / whole
+    without = None if whole is None or start_up is None or whole <= start_up else events / (whole - start_up)
+    missing = "" if whole is not None else replayed.note
     return [
-        Row(FIGURE, f"complaintflow replay, {events:,} events", replay[0], "events/s", raw, raw_what, replay[1]),
+        Row(FIGURE, f"complaintflow replay, {events:,} events", rate, "events/s", raw, raw_what, replayed.note),
+        Row(FIGURE, "replay start-up (empty topic)", start_up, "s", whole, "the whole replay above",
+            missing or f"interpreter, imports, policy files, consumer, end check; median of {START_UP_RUNS}"),
+        Row(FIGURE, "replay excluding start-up", without, "events/s", raw, raw_what,
+            missing or "events ÷ (whole − start-up): fetch, decode, fold, settle, output"),
+        Row(FIGURE, "replay's fold in memory (History)", history, "events/s", raw, raw_what,
+            "decode, fold, settle at each event and due instant, final settle, JSON; no Kafka, no start-up"),
         Row(FIGURE, "pure fold (accept_event) in memory", fold, "events/s", raw, raw_what,
             "decoded beforehand; no Kafka, no clocks evaluated"),
     ]  # fmt: skip

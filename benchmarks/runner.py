@@ -2,10 +2,11 @@
 
 Two brokers, one after the other, so the figures do not share a broker's memory:
 
-1. the pipeline: the history topic pre-loaded; the pure fold and the core step in memory; a plain
-   read-and-decode and `complaintflow replay`; the aiokafka loop, with and without a changelog;
-   the Faust worker from assignment to the last state record; then latency at a steady rate,
-   through the worker and through the loop (figures 1, 2, 4);
+1. the pipeline: the history topic pre-loaded; the pure fold, replay's fold and the core step in
+   memory; a plain read-and-decode and `complaintflow replay` (and its start-up, on an empty
+   topic); the aiokafka loop, with and without a changelog; the Faust worker from assignment to
+   the last state record; then latency at a steady rate, through the worker and through the loop
+   (figures 1, 2, 4);
 2. many open complaints: the worker's RSS and idle CPU before and after loading them, breaches
    falling due a little later, and a restart that restores the tables (figures 3, 5, 6).
 """
@@ -72,12 +73,13 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
     old_final = streams.final_versions(streams.expected_versions(old, rules))
     size = sum(len(value) for _, value in recent) / len(recent)
     notes.append(f"History: {len(recent):,} events of {len(final):,} complaints, {size:.0f} bytes on average.")
-    say("pure fold and core step, in memory")
-    fold = replay.fold_per_second(recent, rules)
+    say("pure fold, replay's fold and core step, in memory")
+    fold, replay_fold = replay.fold_per_second(recent, rules), await replay.history_per_second(recent, rules)
     (core, _), (_, old_alerts) = throughput.core_steps(recent, rules), throughput.core_steps(old, rules)
     with EmbeddedBroker(free_port(), log_path=LOGS / "tansu-pipeline.log") as broker:
         main = await deployment(broker.bootstrap_servers, "bench")
         aged = await deployment(broker.bootstrap_servers, "aged")
+        empty = await deployment(broker.bootstrap_servers, "empty")
         say(f"pre-loading {len(recent):,} + {len(old):,} events")
         ends, old_ends = await publish(main, recent), await publish(aged, old)
         count, old_count = sum(ends.values()), sum(old_ends.values())
@@ -85,7 +87,7 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
         read, raw = await replay.read_and_decode_per_second(main)
         if read != count:
             raise RuntimeError(f"read {read:,} of the {count:,} events pre-loaded")
-        replayed = replay.replay_per_second(main, count)
+        replayed = replay.replay_seconds(main, empty)
         say("aiokafka loop, then with a changelog, then over the weeks-old events")
         plain = await throughput.loop_events_per_second(main, "loop", count, final)
         logged = await throughput.loop_events_per_second(main, "loop-changelog", count, final, changelog=True)
@@ -97,7 +99,7 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
     return [
         *throughput.rows(faust, plain, logged, core, count, old_faust, old_plain, old_count, old_alerts),
         *latency.rows(faust_latency, loop_latency, sizes.rate),
-        *replay.rows(replayed, raw, fold, count),
+        *replay.rows(replayed, raw, replay_fold, fold, count),
     ]
 
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import faust
 from aiokafka.helpers import create_ssl_context
-from faust.types.auth import CredentialsT
 
 from events.errors import ConfigurationError
 from services.settings import SASL_PROTOCOLS, TLS_PROTOCOLS, Settings
+
+if TYPE_CHECKING:
+    from faust.types.auth import CredentialsT
 
 
 class UnreadableTlsFile(ConfigurationError):
@@ -53,7 +54,10 @@ def producer_options(settings: Settings) -> dict[str, Any]:
 
 
 def faust_credentials(settings: Settings) -> CredentialsT | None:
-    """The same connection for faust.App(broker_credentials=...); None = PLAINTEXT."""
+    """The same connection for faust.App(broker_credentials=...); None = PLAINTEXT. Faust is imported
+    here, not with the module: the plain aiokafka clients (replay, the CLI's) never pay for it."""
+    import faust
+
     protocol = settings.security_protocol
     context = tls_context(settings) if protocol in TLS_PROTOCOLS else None
     if protocol in SASL_PROTOCOLS:

@@ -3,7 +3,7 @@
 Reads complaints.events (or an export file) with a plain aiokafka consumer: manual assignment, no
 group id (it never joins the live group, commits nothing, and produces nothing), partition by
 partition from the beginning to the end the log had when the replay started. That end is
-verified by a fetch (`services.recovery.verified_end_offsets`): the dev broker under-reports
+verified by a fetch (`services.offsets.verified_end_offsets`): the dev broker under-reports
 ListOffsets after batched writes, and on Apache Kafka the two agree. Records are folded one at a
 time by `services.history.History`, which keeps one case per complaint, never the log.
 
@@ -14,7 +14,9 @@ is printed is services/render.py.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +29,8 @@ from events.errors import ComplaintflowError
 from services.clients import UnknownTopic, read_topic
 from services.history import ExportFileError, History, Horizon, LoggedEvent, parse_line
 from services.kafka_options import client_options
+from services.offsets import verified_end_offsets
 from services.progress import Progress
-from services.recovery import verified_end_offsets
 from services.render import Format, write_csv, write_json_lines, write_projections, write_table, write_timeline
 from services.rules import load_rulebook
 from services.settings import Settings
@@ -37,6 +39,8 @@ from services.topics import EVENTS, REJECTED
 FETCH_BYTES = 64 << 20
 """Per fetch and per partition: a message of several MB (complaints.events keeps hostile input too) must fit."""
 STALL_SECONDS = 30.0
+FREEZE_EVERY = 10_000
+"""Log entries folded between two `gc.freeze()` calls: see `spared_collector`."""
 
 
 class LogReadError(ComplaintflowError):
@@ -86,7 +90,7 @@ class KafkaLog:
                 )
             assignment = [TopicPartition(self.topic, partition) for partition in sorted(partitions)]
             listed = await self._consumer.end_offsets(assignment)
-            ends = await verified_end_offsets(lambda: _consumer(self.settings), listed)
+            ends = await verified_end_offsets(lambda: _consumer(self.settings, fetch_max_wait_ms=10), listed)
             beginnings = await self._consumer.beginning_offsets(assignment)
         except BaseException:
             await self._consumer.stop()
@@ -152,8 +156,12 @@ class FileLog:
                     yield parse_line(line, where=f"{self.path}:{number}")
 
 
-def _consumer(settings: Settings) -> AIOKafkaConsumer:
-    """No group: nothing joins, nothing is committed; the live group never sees a replay."""
+def _consumer(settings: Settings, *, fetch_max_wait_ms: int = 500) -> AIOKafkaConsumer:
+    """No group: nothing joins, nothing is committed; the live group never sees a replay.
+
+    `fetch_max_wait_ms`: how long the broker may hold a fetch that finds nothing. The end check
+    (`verified_end_offsets`) needs only the high-water mark, which an empty answer carries too: at
+    aiokafka's default 500 ms, a log with an empty partition made a replay start half a second later."""
     return AIOKafkaConsumer(
         **client_options(settings),
         client_id=f"{settings.app_id}-replay",
@@ -161,16 +169,39 @@ def _consumer(settings: Settings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         fetch_max_bytes=FETCH_BYTES,
         max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_wait_ms=fetch_max_wait_ms,
     )
 
 
 async def fold_log(log: EventLog, history: History, progress: Progress, *, only_key: bytes | None = None) -> None:
     """Feed every entry of `log` to `history` (with `only_key`, only that key's: one complaint's timeline)."""
-    async for entry in log.events():
-        progress.advance()
-        if only_key is None or entry.key == only_key:
-            history.feed(entry)
+    with spared_collector() as keep:
+        async for entry in log.events():
+            progress.advance()
+            if only_key is None or entry.key == only_key:
+                history.feed(entry)
+            if progress.done % FREEZE_EVERY == 0:
+                keep()
     progress.close()
+
+
+@contextmanager
+def spared_collector() -> Iterator[Callable[[], None]]:
+    """Python's cyclic garbage collector kept off what a fold holds, until the block ends.
+
+    A fold keeps one `Case` per complaint (pydantic models: several hundred thousand objects the
+    collector tracks at 20,000 complaints) and lets the previous version of a case go by reference
+    count: folding makes next to no reference cycles (13 objects over 11,391 events, a rejection's
+    traceback). Yet every full collection walked all the cases kept, to find nothing (20 of them
+    over a 113k-event replay, 0 objects freed): a fifth of that replay's CPU.
+
+    The block yields `gc.freeze`, to call as what is kept grows: it moves every object alive into a
+    generation the collector skips, while young garbage is still collected as usual. At the end of
+    the block everything frozen goes back under collection (`gc.unfreeze`)."""
+    try:
+        yield gc.freeze
+    finally:
+        gc.unfreeze()
 
 
 def constant(horizon: Horizon) -> Callable[[str], Horizon]:
@@ -194,10 +225,12 @@ async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO,
     async with log:
         only_key = None if request.complaint is None else request.complaint.encode()
         await fold_log(log, history, Progress(stderr, "replay", log.total), only_key=only_key)
-    if request.complaint is not None:
-        write_timeline(stdout, history, request.complaint, as_of, request.format)
-    else:
-        write_projections(stdout, history, as_of, request.department, request.format)
+    with spared_collector() as keep:
+        keep()  # the cases are all there: the final settles and the output only add short-lived objects
+        if request.complaint is not None:
+            write_timeline(stdout, history, request.complaint, as_of, request.format)
+        else:
+            write_projections(stdout, history, as_of, request.department, request.format)
     print(summary(history, as_of), file=stderr)
     return 0
 

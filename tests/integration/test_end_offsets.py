@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.recovery import verified_end_offsets
+from services.offsets import verified_end_offsets
 from services.settings import Settings
 
 pytestmark = pytest.mark.integration

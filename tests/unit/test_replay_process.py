@@ -1,0 +1,88 @@
+"""What `complaintflow replay` does to its process: what it imports, and the garbage collector.
+
+Faust (and aiohttp and mode under it) was a quarter of a second of every replay's start-up, pulled
+in by modules the replay path shares with the worker; the import check runs in a fresh
+interpreter, since this test session has imported Faust long before. A long fold keeps its cases
+out of the cyclic collector's sight, and must give them back whatever happens.
+benchmarks/replay_split.py measures both."""
+
+from __future__ import annotations
+
+import gc
+import io
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from services.history import LoggedEvent
+from services.progress import Progress
+from services.replay import FREEZE_EVERY, fold_log
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_ONLY = ("faust", "mode", "aiohttp")
+
+
+def loaded_after(*modules: str) -> set[str]:
+    """Top-level packages in sys.modules of a fresh interpreter after importing `modules`."""
+    script = f"import sys\nimport {', '.join(modules)}\nprint(__import__('json').dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, check=True)
+    return {name.split(".")[0] for name in orjson.loads(done.stdout)}
+
+
+def test_the_replay_path_imports_no_faust_web_server_or_service_framework() -> None:
+    loaded = loaded_after("services.cli", "services.replay", "services.history", "services.render")
+
+    assert "aiokafka" in loaded and "events" in loaded, "the check sees what the path does import"
+    assert loaded.isdisjoint(WORKER_ONLY), sorted(loaded & set(WORKER_ONLY))
+
+
+def test_the_worker_side_still_gets_faust_where_it_needs_it() -> None:
+    assert "faust" in loaded_after("services.recovery"), "the table-recovery hook patches Faust itself"
+
+
+class Log:
+    """`count` log entries, then (with `fail_at`) a broken connection."""
+
+    def __init__(self, count: int, fail_at: int | None = None) -> None:
+        self.total, self.fail_at = count, fail_at
+
+    async def events(self) -> AsyncIterator[LoggedEvent]:
+        for offset in range(self.total):
+            if offset == self.fail_at:
+                raise ConnectionError("the broker went away")
+            yield LoggedEvent(0, offset, 0, b"C-1", b"{}")
+
+
+class Recorded:
+    """A history that notes, for each entry fed, its offset and how many objects were frozen then."""
+
+    def __init__(self) -> None:
+        self.fed: list[tuple[int, int]] = []
+
+    def feed(self, entry: LoggedEvent) -> None:
+        self.fed.append((entry.offset, gc.get_freeze_count()))
+
+
+async def test_a_long_fold_keeps_what_it_holds_out_of_the_collector_then_gives_it_back() -> None:
+    history, log = Recorded(), Log(FREEZE_EVERY + 2)
+
+    await fold_log(log, history, Progress(io.StringIO(), "replay", log.total))  # type: ignore[arg-type]
+
+    assert [offset for offset, _ in history.fed] == list(range(FREEZE_EVERY + 2)), "every entry, in order"
+    assert history.fed[FREEZE_EVERY - 1][1] == 0 and history.fed[FREEZE_EVERY][1] > 0
+    assert gc.get_freeze_count() == 0, "nothing stays frozen after the fold"
+
+
+async def test_a_fold_that_fails_half_way_leaves_nothing_frozen() -> None:
+    log = Log(FREEZE_EVERY + 2, fail_at=FREEZE_EVERY + 1)
+
+    with pytest.raises(ConnectionError):
+        await fold_log(log, Recorded(), Progress(io.StringIO(), "replay", log.total))  # type: ignore[arg-type]
+
+    assert gc.get_freeze_count() == 0
