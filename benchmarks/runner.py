@@ -89,25 +89,28 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
             raise RuntimeError(f"read {read:,} of the {count:,} events pre-loaded")
         replayed = replay.replay_seconds(main, empty)
         say("aiokafka loop, then with a changelog, then over the weeks-old events")
-        plain = await throughput.loop_events_per_second(main, "loop", count, final)
-        logged = await throughput.loop_events_per_second(main, "loop-changelog", count, final, changelog=True)
-        old_plain = await throughput.loop_events_per_second(aged, "loop-aged", old_count, old_final)
+        pid = broker.pid
+        plain = await throughput.loop_events_per_second(main, "loop", count, final, broker=pid)
+        logged = await throughput.loop_events_per_second(
+            main, "loop-changelog", count, final, changelog=True, broker=pid
+        )
+        old_plain = await throughput.loop_events_per_second(aged, "loop-aged", old_count, old_final, broker=pid)
         say("Faust worker over the pre-loaded topic, then over the weeks-old events")
-        faust = await worker_throughput(main, "pipeline", ends, final, sizes.cap_seconds)
-        old_faust = await worker_throughput(aged, "aged", old_ends, old_final, sizes.cap_seconds)
+        faust = await worker_throughput(main, "pipeline", ends, final, sizes.cap_seconds, pid)
+        old_faust = await worker_throughput(aged, "aged", old_ends, old_final, sizes.cap_seconds, pid)
         faust_latency, loop_latency = await latencies(broker.bootstrap_servers, sizes)
     return [
-        *throughput.rows(faust, plain, logged, core, count, old_faust, old_plain, old_count, old_alerts),
+        *throughput.rows(faust, plain, logged.rate, core, count, old_faust, old_plain.rate, old_count, old_alerts),
         *latency.rows(faust_latency, loop_latency, sizes.rate),
         *replay.rows(replayed, raw, replay_fold, fold, count),
     ]
 
 
 async def worker_throughput(
-    settings: Settings, name: str, ends: Ends, final: dict[bytes, int], cap: float
+    settings: Settings, name: str, ends: Ends, final: dict[bytes, int], cap: float, broker: int
 ) -> throughput.Measured:
     with Worker(settings, LOGS / f"worker-{name}.log", LOGS / f"data-{name}") as worker:
-        return await throughput.worker_events_per_second(worker, settings, ends, final, cap)
+        return await throughput.worker_events_per_second(worker, settings, ends, final, cap, broker)
 
 
 async def latencies(bootstrap: str, sizes: Sizes) -> tuple[latency.Sample, latency.Sample]:

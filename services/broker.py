@@ -86,6 +86,13 @@ class EmbeddedBroker:
         stop_process(process, grace_seconds=5)
 
     @property
+    def pid(self) -> int:
+        """The broker's process id (the benchmarks count its CPU)."""
+        if self._process is None:
+            raise BrokerStartError("the embedded broker is not running")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -25,6 +25,7 @@ from benchmarks.report import (
 )
 from benchmarks.runner import FULL, QUICK
 from benchmarks.streams import ASSIGNMENT_BUDGET, due_soon, final_versions, retimed
+from benchmarks.throughput import Spent, cpu_rows
 from services.simulate import CST
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=CST)
@@ -188,3 +189,18 @@ def test_a_replay_that_failed_shows_why_in_every_row_that_depends_on_it() -> Non
 
 def test_a_start_up_as_long_as_the_whole_replay_leaves_no_rate_without_it() -> None:
     assert replay_rows(Replayed(0.5, 0.6, ""), 100_000, 5_000, 20_000, 10_000)[2].value is None
+
+
+def test_cpu_rows_set_the_worker_and_the_broker_against_the_loops_run() -> None:
+    worker, broker = cpu_rows(Spent(process=0.9, broker=0.2), Spent(process=0.3, broker=0.05))
+
+    assert (worker.value, worker.baseline, worker.unit) == (0.9, 0.3, "ms")
+    assert worker.ratio == pytest.approx(3.0), "the worker costs three times the loop per event"
+    assert (broker.value, broker.baseline) == (0.2, 0.05)
+
+
+def test_a_worker_that_did_not_finish_has_no_cpu_per_event() -> None:
+    worker, broker = cpu_rows(None, Spent(process=0.3, broker=0.05))
+
+    assert (worker.value, broker.value) == (None, None)
+    assert worker.baseline == 0.3 and "did not finish" in worker.note
