@@ -15,6 +15,7 @@ from functools import partial
 
 from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
+from projections.evolve import evolve
 from projections.policy import ClockPolicy, Policy
 
 
@@ -80,7 +81,7 @@ def record_raised(sla: SlaState, new: list[Alert], retracted: list[Alert]) -> Sl
     cancelled = {retracted_alert_id(r.alert_id) for r in retracted}
     raised = {alert_id: at for alert_id, at in sla.raised.items() if alert_id not in cancelled}
     raised.update({alert.alert_id: alert.due_at for alert in new})
-    return sla.model_copy(update={"raised": raised})
+    return evolve(sla, raised=raised)
 
 
 class Judge:
