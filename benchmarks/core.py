@@ -5,13 +5,15 @@ inputs, quick enough to run after every change; `--profile` adds where the time 
 The inputs are `benchmarks/runner.py`'s: the seeded history of `--complaints` complaints, retimed
 into the ten minutes before now (the backlog of figure 1), encoded as the channels send them.
 Each figure is the best of `--repeat` runs, so a neighbour's burst on a shared machine does not
-decide it.
+decide it. `--profile` also runs the fold with the garbage collector off: not a figure (the
+worker and replay run with it on), but how much of the fold's time its collections take.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import pstats
 import sys
@@ -44,6 +46,15 @@ def profiled(measure: Callable[[], object], top: int) -> str:
     return out.getvalue()
 
 
+def without_collector(measure: Callable[[], float]) -> float:
+    """`measure()` with the garbage collector off, and back on whatever happens."""
+    gc.disable()
+    try:
+        return measure()
+    finally:
+        gc.enable()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.core", description=__doc__.split("\n\n")[0])
     parser.add_argument("--complaints", type=int, default=4000)
@@ -59,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     core = best(arguments.repeat, lambda: throughput.core_steps(backlog, rules)[0])
     print(f"core step (decode, accept, assess, records):   {core:>9,.0f} events/s")
     if arguments.profile:
+        off = best(arguments.repeat, lambda: without_collector(lambda: replay.fold_per_second(backlog, rules)))
+        print(f"pure fold, garbage collector off (diagnostic): {off:>9,.0f} events/s")
         print("\n== pure fold ==\n" + profiled(lambda: replay.fold_per_second(backlog, rules), arguments.top))
         print("\n== core step ==\n" + profiled(lambda: throughput.core_steps(backlog, rules), arguments.top))
     return 0

@@ -4,12 +4,15 @@ measured by `make bench`, never asserted in a test."""
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from datetime import datetime, timedelta
 
+import orjson
 import pytest
 
+from benchmarks import core
 from benchmarks.harness import log_time
 from benchmarks.report import (
     HEADERS,
@@ -164,3 +167,35 @@ def test_log_times_are_read_from_faust_log_lines_and_other_lines_have_none() -> 
 
     assert log_time(line) == datetime(2026, 11, 22, 14, 16, 7, 84_000).timestamp()
     assert log_time("| complaintflow-__assignor-__leader | {0-3} |") is None
+
+
+def test_the_core_figures_run_on_the_bench_backlog_of_the_ten_minutes_before_now() -> None:
+    now = T0 + timedelta(days=30)
+
+    backlog = core.messages(12, now)
+
+    events = [orjson.loads(value) for _, value in backlog]
+    assert {key.decode() for key, _ in backlog} == {event["complaint_id"] for event in events}
+    assert len({event["complaint_id"] for event in events}) == 12
+    moments = [datetime.fromisoformat(event["occurred_at"]) for event in events]
+    assert moments == sorted(moments), "in the order the channels sent them"
+    assert now - timedelta(minutes=10) <= moments[0] and moments[-1] < now
+
+
+def test_the_core_figure_is_the_best_of_its_runs_and_the_profile_names_where_time_went() -> None:
+    figures = iter([3.0, 9.0, 5.0])
+
+    assert core.best(3, lambda: next(figures)) == 9.0
+
+    def busy_with_squares() -> int:
+        return sum(n * n for n in range(200_000))
+
+    assert "busy_with_squares" in core.profiled(busy_with_squares, top=5)
+
+
+def test_the_collector_is_off_only_while_the_diagnostic_runs_even_if_it_fails() -> None:
+    assert core.without_collector(lambda: 0.0 if gc.isenabled() else 1.0) == 1.0
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        core.without_collector(lambda: 1 / 0)
+    assert gc.isenabled()
