@@ -144,8 +144,9 @@ def _as_written(value: object) -> object:
 
 
 def _equal(actual: object, expected: Scalar | list[Scalar]) -> bool:
-    options = expected if isinstance(expected, list) else [expected]
-    return any(_same(actual, option) for option in options)
+    if isinstance(expected, list):
+        return any(_same(actual, option) for option in expected)
+    return _same(actual, expected)
 
 
 def _same(actual: object, expected: Scalar) -> bool:
