@@ -120,13 +120,16 @@ class _Concern(NamedTuple):
 
 
 _CONCERNS: dict[int, tuple[Policy, dict[str, list[_Concern]]]] = {}
+_CONCERNS_KEPT = 16
+"""A worker holds a handful of policies for good, but a process that loads its rule book per
+request (a replay served over HTTP) brings new `Policy` objects each time: keep the latest few."""
 
 
 def _concerns(policy: Policy) -> dict[str, list[_Concern]]:
     """event type → each clock (in policy order) with a trigger of that type, and those triggers:
     an event no trigger of a clock names cannot start, stop, pause, resume or restart it, and
-    `track` looks at no other. Worked out once per policy (a worker loads a handful, for good);
-    the policy is kept with its entry, so the entry's `id` is never another policy's."""
+    `track` looks at no other. Worked out once per policy object; the policy is kept with its
+    entry, so the entry's `id` is never another policy's."""
     known = _CONCERNS.get(id(policy))
     if known is not None and known[0] is policy:
         return known[1]
@@ -136,6 +139,8 @@ def _concerns(policy: Policy) -> dict[str, list[_Concern]]:
         for kind in dict.fromkeys(trigger.event for triggers in actions for trigger in triggers):
             of_kind = (tuple(trigger for trigger in triggers if trigger.event == kind) for triggers in actions)
             concerns.setdefault(kind, []).append(_Concern(clock, *of_kind))
+    if len(_CONCERNS) >= _CONCERNS_KEPT:
+        del _CONCERNS[next(iter(_CONCERNS))]  # the oldest
     _CONCERNS[id(policy)] = (policy, concerns)
     return concerns
 
