@@ -26,6 +26,7 @@ from events.models import ComplaintEvent, PolicyAdopted
 from projections import complaint, sla
 from projections.clocks import Alert, ClockView, SlaState, WorkingDays, opened, track
 from projections.complaint import ComplaintState
+from projections.evolve import evolve
 from projections.policy import Policy
 from projections.workload import Membership, Standing, membership
 
@@ -118,7 +119,7 @@ def _repinned(sla: SlaState, event: PolicyAdopted, rules: Rulebook) -> SlaState:
             event_id=event.event_id,
         )
     rules.policy(wanted, complaint_id=event.complaint_id)  # an unknown version is a rejection, for redrive
-    return sla.model_copy(update={"policy_version": wanted})
+    return evolve(sla, policy_version=wanted)
 
 
 def settle(case: Case, rules: Rulebook, now: datetime) -> Settled:
@@ -141,7 +142,7 @@ def assess(case: Case, rules: Rulebook, now: datetime) -> Assessment:
     settled = Settled(case, [], [])
     if raised or retracted:
         clocks = sla.record_raised(case.sla, raised, retracted)
-        settled = Settled(case.model_copy(update={"sla": clocks, "revision": case.revision + 1}), raised, retracted)
+        settled = Settled(evolve(case, sla=clocks, revision=case.revision + 1), raised, retracted)
     return Assessment(settled, judge.views(now), judge.next_due_at(now))
 
 

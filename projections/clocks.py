@@ -12,12 +12,13 @@ no longer due (a late event changed the facts) is answered with a `retracted` al
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from events.models import ComplaintEvent
 from projections.complaint import ComplaintState
+from projections.evolve import evolve
 from projections.policy import ClockPolicy, Policy, Trigger
 
 Status = Literal["running", "at_risk", "paused", "met", "breached"]
@@ -85,53 +86,96 @@ def opened(policy: Policy) -> SlaState:
 
 
 def track(sla: SlaState, event: ComplaintEvent, complaint: ComplaintState, policy: Policy) -> SlaState:
-    """Record the instants `event` means for each clock and the notices it makes due."""
-    clocks = dict(sla.clocks)
-    for clock in policy.clocks:
-        if clock.only_categories is not None and complaint.category not in clock.only_categories:
+    """Record the instants `event` means for each clock and the notices it makes due; `sla` itself
+    when it means none (most events concern a clock or two of the policy)."""
+    clocks = sla.clocks
+    for concern in _concerns(policy).get(event.type, ()):
+        only = concern.clock.only_categories
+        if only is not None and complaint.category not in only:
             continue
-        record = _step(clock, clocks.get(clock.name), event)
-        if record is not None:
-            clocks[clock.name] = record
-    notices = dict(sla.notices)
+        before = clocks.get(concern.clock.name)
+        record = _step(concern, before, event)
+        if record is not before and record is not None:
+            if clocks is sla.clocks:
+                clocks = dict(clocks)
+            clocks[concern.clock.name] = record
+    notices = sla.notices
     for kind in _notices(complaint, policy):
-        notices.setdefault(kind, event.occurred_at)
-    return sla.model_copy(update={"clocks": clocks, "notices": notices})
+        if kind not in notices:
+            notices = {**notices, kind: event.occurred_at}
+    if clocks is sla.clocks and notices is sla.notices:
+        return sla
+    return evolve(sla, clocks=clocks, notices=notices)
 
 
-def _step(clock: ClockPolicy, record: ClockRecord | None, event: ComplaintEvent) -> ClockRecord | None:
+class _Concern(NamedTuple):
+    """A clock's triggers of one event type, by what they do to it."""
+
+    clock: ClockPolicy
+    start: tuple[Trigger, ...]
+    stop: tuple[Trigger, ...]
+    restart: tuple[Trigger, ...]
+    pause: tuple[Trigger, ...]
+    resume: tuple[Trigger, ...]
+
+
+_CONCERNS: dict[int, tuple[Policy, dict[str, list[_Concern]]]] = {}
+_CONCERNS_KEPT = 16
+"""A worker holds a handful of policies for good, but a process that loads its rule book per
+request (a replay served over HTTP) brings new `Policy` objects each time: keep the latest few."""
+
+
+def _concerns(policy: Policy) -> dict[str, list[_Concern]]:
+    """event type → each clock (in policy order) with a trigger of that type, and those triggers:
+    an event no trigger of a clock names cannot start, stop, pause, resume or restart it, and
+    `track` looks at no other. Worked out once per policy object; the policy is kept with its
+    entry, so the entry's `id` is never another policy's."""
+    known = _CONCERNS.get(id(policy))
+    if known is not None and known[0] is policy:
+        return known[1]
+    concerns: dict[str, list[_Concern]] = {}
+    for clock in policy.clocks:
+        actions = (clock.start, clock.stop, clock.restart, clock.pause, clock.resume)
+        for kind in dict.fromkeys(trigger.event for triggers in actions for trigger in triggers):
+            of_kind = (tuple(trigger for trigger in triggers if trigger.event == kind) for triggers in actions)
+            concerns.setdefault(kind, []).append(_Concern(clock, *of_kind))
+    if len(_CONCERNS) >= _CONCERNS_KEPT:
+        del _CONCERNS[next(iter(_CONCERNS))]  # the oldest
+    _CONCERNS[id(policy)] = (policy, concerns)
+    return concerns
+
+
+def _step(concern: _Concern, record: ClockRecord | None, event: ComplaintEvent) -> ClockRecord | None:
     at = event.occurred_at
     if record is None:
-        return ClockRecord(periods=(Period(started_at=at),)) if _any(clock.start, event) else None
+        return ClockRecord(periods=(Period(started_at=at),)) if _any(concern.start, event) else None
     if record.stopped_at is not None:
         return record
     current = record.periods[-1]
-    if _any(clock.stop, event):
-        return record.model_copy(update={"periods": (*record.periods[:-1], _ended(current, at)), "stopped_at": at})
-    if _any(clock.restart, event):
-        return record.model_copy(update={"periods": (*record.periods[:-1], _ended(current, at), Period(started_at=at))})
-    if _any(clock.pause, event) and current.paused_at is None:
-        return record.model_copy(
-            update={"periods": (*record.periods[:-1], current.model_copy(update={"paused_at": at}))}
-        )
-    if _any(clock.resume, event) and current.paused_at is not None:
-        return record.model_copy(update={"periods": (*record.periods[:-1], _resumed(current, at))})
+    if _any(concern.stop, event):
+        return ClockRecord(periods=(*record.periods[:-1], _ended(current, at)), stopped_at=at)
+    if _any(concern.restart, event):
+        return ClockRecord(periods=(*record.periods[:-1], _ended(current, at), Period(started_at=at)))
+    if _any(concern.pause, event) and current.paused_at is None:
+        return ClockRecord(periods=(*record.periods[:-1], evolve(current, paused_at=at)))
+    if _any(concern.resume, event) and current.paused_at is not None:
+        return ClockRecord(periods=(*record.periods[:-1], _resumed(current, at)))
     return record
 
 
 def _ended(period: Period, at: datetime) -> Period:
     """A period that is paused when it ends stopped running when it paused: its running time (and
     so its thresholds, already judged while it ran) must not move by a pause it never came back from."""
-    return period.model_copy(update={"ended_at": period.paused_at or at})
+    return evolve(period, ended_at=period.paused_at or at)
 
 
 def _resumed(period: Period, at: datetime) -> Period:
     assert period.paused_at is not None
     paused = max(0.0, (at - period.paused_at).total_seconds())
-    return period.model_copy(update={"paused_at": None, "paused_seconds": period.paused_seconds + paused})
+    return evolve(period, paused_at=None, paused_seconds=period.paused_seconds + paused)
 
 
-def _any(triggers: list[Trigger], event: ComplaintEvent) -> bool:
+def _any(triggers: tuple[Trigger, ...], event: ComplaintEvent) -> bool:
     return any(trigger.matches(event) for trigger in triggers)
 
 

@@ -41,6 +41,7 @@ from events.models import (
     RuledData,
 )
 from events.types import Money, Timestamp
+from projections.evolve import evolve
 
 Stage = Literal["received", "assigned", "inspecting", "ruled", "paid", "closed"]
 STAGES: tuple[Stage, ...] = ("received", "assigned", "inspecting", "ruled", "paid", "closed")
@@ -117,20 +118,16 @@ def accept(state: ComplaintState | None, event: ComplaintEvent) -> ComplaintStat
             event_id=event.event_id,
         )
     _require(state.is_open or isinstance(event, Repaid), state, event, "it is closed")
-    _require(
-        event.occurred_at >= state.received_at,
-        state,
-        event,
-        f"it happened before the complaint was received ({state.received_at.isoformat()})",
-    )
+    if event.occurred_at < state.received_at:  # formatted only when it fails, not for every event
+        received = state.received_at.isoformat()
+        _require(False, state, event, f"it happened before the complaint was received ({received})")
     changes = _transition(event, state)
-    return state.model_copy(
-        update={
-            **changes,
-            "version": state.version + 1,
-            "applied": {**state.applied, event.event_id: digest},
-            "last_event_at": max(state.last_event_at, event.occurred_at),
-        }
+    return evolve(  # every change comes from a validated event or from the state itself
+        state,
+        **changes,
+        version=state.version + 1,
+        applied={**state.applied, event.event_id: digest},
+        last_event_at=max(state.last_event_at, event.occurred_at),
     )
 
 

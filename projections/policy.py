@@ -50,8 +50,8 @@ class Trigger(_Strict):
             return False
         if not self.where:
             return True  # most triggers name only the event type: no need to look at its data
-        data = event.data.model_dump(mode="json")
-        return all(_equal(data.get(field), expected) for field, expected in self.where.items())
+        data = event.data.__dict__  # the data's fields, compared as they are written on the wire
+        return all(_equal(_as_written(data.get(field)), expected) for field, expected in self.where.items())
 
 
 class Tier(_Strict):
@@ -133,9 +133,20 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     return policy
 
 
+def _as_written(value: object) -> object:
+    """A data field as the event's JSON has it (`model_dump(mode="json")` of that one field):
+    amounts as their decimal strings, a nested model as its fields."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
 def _equal(actual: object, expected: Scalar | list[Scalar]) -> bool:
-    options = expected if isinstance(expected, list) else [expected]
-    return any(_same(actual, option) for option in options)
+    if isinstance(expected, list):
+        return any(_same(actual, option) for option in expected)
+    return _same(actual, expected)
 
 
 def _same(actual: object, expected: Scalar) -> bool:
@@ -144,5 +155,8 @@ def _same(actual: object, expected: Scalar) -> bool:
     return type(actual) is type(expected) and actual == expected
 
 
+_NUMERIC = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
 def _looks_numeric(text: str) -> bool:
-    return bool(re.fullmatch(r"[0-9]+(\.[0-9]+)?", text))
+    return _NUMERIC.fullmatch(text) is not None

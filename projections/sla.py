@@ -9,22 +9,26 @@ time reached it (a pause or stop freezes the period, a restart opens a new one).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
+from projections.evolve import evolve
 from projections.policy import ClockPolicy, Policy
 
 
-@dataclass(frozen=True)
-class _Threshold:
+class _Threshold(NamedTuple):  # a tuple: several per clock period, built at every step
     kind: str
     level: int
     at: datetime
     deadline: datetime
     notify: str | None = None
+
+
+Due = dict[str, tuple[datetime, Callable[[], Alert]]]
+"""alert_id → (due_at, how to build the alert)"""
 
 
 def evaluate(
@@ -80,7 +84,7 @@ def record_raised(sla: SlaState, new: list[Alert], retracted: list[Alert]) -> Sl
     cancelled = {retracted_alert_id(r.alert_id) for r in retracted}
     raised = {alert_id: at for alert_id, at in sla.raised.items() if alert_id not in cancelled}
     raised.update({alert.alert_id: alert.due_at for alert in new})
-    return sla.model_copy(update={"raised": raised})
+    return evolve(sla, raised=raised)
 
 
 class Judge:
@@ -91,6 +95,7 @@ class Judge:
     def __init__(self, sla: SlaState, complaint: ComplaintState, policy: Policy, calendar: WorkingDays | None) -> None:
         self.sla, self.complaint, self.policy, self.calendar = sla, complaint, policy, calendar
         self._thresholds: dict[tuple[str, int], list[_Threshold]] = {}
+        self._judged: tuple[datetime, Due, dict[str, int]] | None = None
 
     def started(self) -> list[tuple[ClockPolicy, ClockRecord]]:
         return [(clock, self.sla.clocks[clock.name]) for clock in self.policy.clocks if clock.name in self.sla.clocks]
@@ -102,7 +107,7 @@ class Judge:
         return self._thresholds[key]
 
     def view(self, clock: ClockPolicy, record: ClockRecord, now: datetime) -> ClockView:
-        return _view(clock, record, now, self)
+        return _view(clock, record, now, self, self._judge(now)[1].get(clock.name, 0))
 
     def views(self, now: datetime) -> list[ClockView]:
         return [self.view(clock, record, now) for clock, record in self.started()]
@@ -133,35 +138,38 @@ class Judge:
                 ]
         return min(upcoming, default=None)
 
-    def due(self, now: datetime) -> dict[str, tuple[datetime, Callable[[], Alert]]]:
+    def due(self, now: datetime) -> Due:
         """alert_id → (due_at, how to build the alert) for every alert due at `now`."""
-        due: dict[str, tuple[datetime, Callable[[], Alert]]] = {}
+        return self._judge(now)[0]
+
+    def _judge(self, now: datetime) -> tuple[Due, dict[str, int]]:
+        """Every threshold reached by `now`, once for a step's settle and views: the alerts due,
+        and each clock's escalation level (the highest `escalated` threshold reached)."""
+        if self._judged is not None and self._judged[0] == now:
+            return self._judged[1], self._judged[2]
+        due: Due = {}
+        levels: dict[str, int] = {}
         complaint_id = self.complaint.complaint_id
         for clock, record in self.started():
             for index, period in enumerate(record.periods):
+                cut, inclusive = _reach(period, now)
                 for threshold in self.thresholds(clock, record, index):
-                    if _reached(threshold.at, period, now):
+                    if threshold.at <= cut if inclusive else threshold.at < cut:
                         alert_id = f"{complaint_id}:{clock.name}:{threshold.kind}:{threshold.level}"
                         if alert_id not in due or threshold.at < due[alert_id][0]:
                             due[alert_id] = (threshold.at, partial(_clock_alert, self.complaint, clock, threshold))
+                        if threshold.kind == "escalated" and threshold.level > levels.get(clock.name, 0):
+                            levels[clock.name] = threshold.level
         for kind, at in self.sla.notices.items():
             if at <= now:
                 alert_id = f"{complaint_id}:-:{kind}:0"
                 if alert_id not in due or at < due[alert_id][0]:
                     due[alert_id] = (at, partial(_notice, self.complaint, self.policy, kind, at))
-        return due
+        self._judged = (now, due, levels)
+        return due, levels
 
 
-def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge) -> ClockView:
-    level = max(
-        (
-            threshold.level
-            for index, period in enumerate(record.periods)
-            for threshold in judge.thresholds(clock, record, index)
-            if threshold.kind == "escalated" and _reached(threshold.at, period, now)
-        ),
-        default=0,
-    )
+def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge, level: int) -> ClockView:
     at_risk, breached, *_ = judge.thresholds(clock, record, len(record.periods) - 1)
     deadline, current = breached.at, record.periods[-1]
     if record.stopped_at is not None:
@@ -225,15 +233,16 @@ def _deadline(
     return base + timedelta(seconds=period.paused_seconds)
 
 
-def _reached(at: datetime, period: Period, now: datetime) -> bool:
-    """Whether a period's running time has reached the instant `at` by `now`. A running period
-    reaches it at that very instant (a deadline that is now is breached); a period that ended or
-    paused reaches it only if it ran past it: settling exactly at the deadline meets it, as the
-    clock's status says (`met` when no time is left over, `breached` only beyond)."""
+def _reach(period: Period, now: datetime) -> tuple[datetime, bool]:
+    """How far a period's running time reached by `now`, as (cut, inclusive): an instant `at` is
+    reached if `at <= cut` when inclusive, `at < cut` otherwise. A running period reaches `at` at
+    that very instant (a deadline that is now is breached); a period that ended or paused reaches
+    it only if it ran past it: settling exactly at the deadline meets it, as the clock's status
+    says (`met` when no time is left over, `breached` only beyond)."""
     frozen = period.ended_at or period.paused_at
     if frozen is not None and frozen <= now:
-        return at < frozen
-    return at <= now
+        return frozen, False
+    return now, True
 
 
 def _clock_alert(complaint: ComplaintState, clock: ClockPolicy, threshold: _Threshold) -> Alert:

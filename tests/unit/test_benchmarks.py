@@ -4,12 +4,15 @@ measured by `make bench`, never asserted in a test."""
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from datetime import datetime, timedelta
 
+import orjson
 import pytest
 
+from benchmarks import core
 from benchmarks.harness import log_time
 from benchmarks.replay import Replayed
 from benchmarks.replay import rows as replay_rows
@@ -204,3 +207,35 @@ def test_a_worker_that_did_not_finish_has_no_cpu_per_event() -> None:
 
     assert (worker.value, broker.value) == (None, None)
     assert worker.baseline == 0.3 and "did not finish" in worker.note
+
+
+def test_the_core_figures_run_on_the_bench_backlog_of_the_ten_minutes_before_now() -> None:
+    now = T0 + timedelta(days=30)
+
+    backlog = core.messages(12, now)
+
+    events = [orjson.loads(value) for _, value in backlog]
+    assert {key.decode() for key, _ in backlog} == {event["complaint_id"] for event in events}
+    assert len({event["complaint_id"] for event in events}) == 12
+    moments = [datetime.fromisoformat(event["occurred_at"]) for event in events]
+    assert moments == sorted(moments), "in the order the channels sent them"
+    assert now - timedelta(minutes=10) <= moments[0] and moments[-1] < now
+
+
+def test_the_core_figure_is_the_best_of_its_runs_and_the_profile_names_where_time_went() -> None:
+    figures = iter([3.0, 9.0, 5.0])
+
+    assert core.best(3, lambda: next(figures)) == 9.0
+
+    def busy_with_squares() -> int:
+        return sum(n * n for n in range(200_000))
+
+    assert "busy_with_squares" in core.profiled(busy_with_squares, top=5)
+
+
+def test_the_collector_is_off_only_while_the_diagnostic_runs_even_if_it_fails() -> None:
+    assert core.without_collector(lambda: 0.0 if gc.isenabled() else 1.0) == 1.0
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        core.without_collector(lambda: 1 / 0)
+    assert gc.isenabled()

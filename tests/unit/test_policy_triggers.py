@@ -1,0 +1,38 @@
+"""A policy trigger's `where` compares an event's data as the event's JSON writes it: amounts by
+value whatever their written form, booleans and words exactly, a list as any of its values."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import decode, inspected, paid, ruled
+
+from projections.policy import Trigger
+
+
+@pytest.mark.parametrize(("written", "matches"), [("0", True), ("0.00", True), ("0.5", False), ("10", False)])
+def test_an_amount_condition_compares_values_not_written_forms(written: str, matches: bool) -> None:
+    trigger = Trigger(event="ruled", where={"amount": "0"})
+
+    assert trigger.matches(decode(ruled(amount=written))) is matches
+
+
+def test_a_boolean_condition_is_not_met_by_a_word_or_a_number() -> None:
+    refused = decode(ruled() | {"data": {**ruled()["data"], "merchant_accepts": False}})
+
+    assert Trigger(event="ruled", where={"merchant_accepts": False}).matches(refused)
+    assert not Trigger(event="ruled", where={"merchant_accepts": "false"}).matches(refused)
+    assert not Trigger(event="ruled", where={"merchant_accepts": 0}).matches(refused)
+
+
+def test_a_list_is_any_of_its_values_and_every_condition_must_hold() -> None:
+    report = decode(inspected(kind="lab", status="reported"))
+    trigger = Trigger(event="inspected", where={"status": "reported", "liable_party": ["merchant", "undetermined"]})
+
+    assert trigger.matches(report)
+    assert not Trigger(event="inspected", where={"status": "requested", "liable_party": "undetermined"}).matches(report)
+
+
+def test_another_event_type_or_a_field_the_data_lacks_never_matches() -> None:
+    assert not Trigger(event="paid", where={"payer": "merchant"}).matches(decode(ruled()))
+    assert not Trigger(event="paid", where={"decision": "refund"}).matches(decode(paid()))
+    assert Trigger(event="paid", where={"payer": "mall_advance"}).matches(decode(paid(payer="mall_advance")))
