@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks import core
 from benchmarks.harness import log_time
+from benchmarks.live import medians_by_slice
 from benchmarks.replay import Replayed
 from benchmarks.replay import rows as replay_rows
 from benchmarks.report import (
@@ -239,3 +240,8 @@ def test_the_collector_is_off_only_while_the_diagnostic_runs_even_if_it_fails() 
     with pytest.raises(ZeroDivisionError):
         core.without_collector(lambda: 1 / 0)
     assert gc.isenabled()
+
+
+def test_live_latency_is_summarised_by_the_median_of_each_slice_of_sends() -> None:
+    assert medians_by_slice([1, 2, 3, 10, 20, 30, 100], 3) == [2, 20, 100]
+    assert medians_by_slice([5, math.inf, math.inf], 3) == [math.inf], "unseen records count as infinite"
