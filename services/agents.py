@@ -52,6 +52,7 @@ from services.app import (
     workload_topic,
 )
 from services.cases import DeadlineIndex, decode_stored, encode_stored
+from services.memberships import decode_membership, encode_membership
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
 from services.topics import SLA_TICKS
@@ -216,11 +217,11 @@ async def fold_workload(stream: AsyncIterator[bytes]) -> None:
 async def fold_membership(after: Membership) -> None:
     key = after.department.encode() + SEPARATOR + after.complaint_id.encode()
     stored = memberships_by_department.get(key)
-    before = None if stored is None else Membership.model_validate_json(stored)
+    before = None if stored is None else decode_membership(stored)
     view = workload_of(after.department)
     if workload.supersedes(after, before):
         view = workload.apply(view, before, after)
-        memberships_by_department[key] = after.model_dump_json().encode()
+        memberships_by_department[key] = encode_membership(after)
         _workloads[after.department] = view
     record = workload.to_record(view, wall_clock())
     await workload_topic.send(key=after.department.encode(), value=orjson.dumps(record))
@@ -233,9 +234,7 @@ _workloads: dict[str, DepartmentWorkload] = {}
 def workload_of(department: str) -> DepartmentWorkload:
     if department not in _workloads:
         prefix = department.encode() + SEPARATOR
-        members = (
-            Membership.model_validate_json(v) for k, v in memberships_by_department.items() if k.startswith(prefix)
-        )
+        members = (decode_membership(v) for k, v in memberships_by_department.items() if k.startswith(prefix))
         _workloads[department] = workload.rebuild(department, members)
     return _workloads[department]
 
