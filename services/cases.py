@@ -4,6 +4,14 @@ A table value is the complaint's `Case` plus the number of the complaints.events
 lives in: a timer tick for the complaint must arrive on that same partition number, so the table
 change it causes lands in the right changelog partition (Faust writes the changelog partition of
 the message being processed), whatever partitioner the upstream channel used.
+
+Two formats, told apart by the first byte (an old value always starts with a digit):
+
+- format 0, the first: `<partition> US <case JSON>`, ~1.2 KB a fresh case;
+- format 1: `\x01 <partition> US <case JSON packed with dictionaries.CASE_V1>`, ~140 bytes.
+
+Values are written in format 1 and read in either: changelogs (and RocksDB stores) of running
+deployments hold format 0 values until their complaint changes again, or for ever once it closed.
 """
 
 from __future__ import annotations
@@ -13,8 +21,12 @@ from datetime import datetime
 from typing import NamedTuple
 
 from projections.case import Case, dump_case, load_case
+from services.dictionaries import CASE_V1
+from services.packing import Packer
 
 SEPARATOR = b"\x1f"
+PACKED_V1 = b"\x01"
+_cases_v1 = Packer(CASE_V1)
 
 
 class StoredCase(NamedTuple):
@@ -23,21 +35,31 @@ class StoredCase(NamedTuple):
 
 
 def encode_stored(partition: int, case: Case) -> bytes:
-    return str(partition).encode() + SEPARATOR + dump_case(case)
+    return PACKED_V1 + str(partition).encode() + SEPARATOR + _cases_v1.pack(dump_case(case))
 
 
 def decode_stored(raw: bytes) -> StoredCase:
+    """A table value in either format. A value in neither raises ValueError (pydantic's
+    ValidationError among them), or zlib.error if its packed case is damaged."""
+    if raw.startswith(PACKED_V1):
+        partition, _, packed = raw[1:].partition(SEPARATOR)
+        return StoredCase(int(partition), load_case(_cases_v1.unpack(packed)))
     partition, _, case = raw.partition(SEPARATOR)
     return StoredCase(int(partition), load_case(case))
 
 
 class DeadlineIndex:
     """complaint → its next due instant, popped in time order: the timer costs O(log n) per due
-    complaint instead of evaluating every clock every second."""
+    complaint instead of evaluating every clock every second.
+
+    One tuple per schedule, (due instant, complaint, partition), held by both the heap and the dict
+    (120 bytes a complaint with the dict's and heap's slots, where two entries took 168): a heap
+    entry that is not the dict's current one for its complaint was rescheduled or cancelled since,
+    and is skipped."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, str]] = []
-        self._due: dict[str, tuple[float, int]] = {}
+        self._heap: list[tuple[float, str, int]] = []
+        self._due: dict[str, tuple[float, str, int]] = {}
 
     def __len__(self) -> int:
         return len(self._due)
@@ -47,23 +69,23 @@ class DeadlineIndex:
         if due_at is None:
             self._due.pop(complaint_id, None)
             return
-        moment = due_at.timestamp()
-        self._due[complaint_id] = (moment, partition)
-        heapq.heappush(self._heap, (moment, complaint_id))
+        entry = (due_at.timestamp(), complaint_id, partition)
+        self._due[complaint_id] = entry
+        heapq.heappush(self._heap, entry)
         if len(self._heap) > 2 * len(self._due) + 1024:  # drop stale entries before they pile up
-            self._heap = [(moment, cid) for cid, (moment, _) in self._due.items()]
+            self._heap = list(self._due.values())
             heapq.heapify(self._heap)
 
     def pop_due(self, now: datetime) -> list[tuple[str, int, datetime]]:
         """Every (complaint, partition, due_at) due by `now`, earliest first; each leaves the index."""
         limit, due = now.timestamp(), []
         while self._heap and self._heap[0][0] <= limit:
-            moment, complaint_id = heapq.heappop(self._heap)
-            current = self._due.get(complaint_id)
-            if current is None or current[0] != moment:
+            entry = heapq.heappop(self._heap)
+            moment, complaint_id, partition = entry
+            if self._due.get(complaint_id) is not entry:
                 continue  # rescheduled or cancelled since: a stale heap entry
             del self._due[complaint_id]
-            due.append((complaint_id, current[1], datetime.fromtimestamp(moment, now.tzinfo)))
+            due.append((complaint_id, partition, datetime.fromtimestamp(moment, now.tzinfo)))
         return due
 
     def clear(self) -> None:

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from mode import Service
 
+from services.allocator import Trimmer, glibc_trim
 from services.history import LoggedEvent
 from services.kafka_options import client_options
 from services.readmodel import LoggedAlert, ReadModel
@@ -65,6 +66,8 @@ class ReadModelFeed(Service):
         self._history_lock = asyncio.Lock()
         self._probe: tuple[float, BrokerProbe] | None = None
         self._last_said: BrokerProbe | None = None
+        self._trimmer = Trimmer(glibc_trim())
+        """Returns what a burst freed to the system once the feed is idle (services/allocator.py)."""
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -102,6 +105,9 @@ class ReadModelFeed(Service):
             for partition, records in batches.items():
                 for record in records:
                     self._take_safely(partition.topic, partition.partition, record.offset, record.key, record.value)
+                self._trimmer.took(len(records))
+            if not batches:
+                self._trimmer.idle(time.monotonic())
             if not self.caught_up and not batches:
                 self.caught_up = await self._read_to_high_water(consumer, partitions)
 

@@ -12,8 +12,7 @@ event showed it was not due), `closed` (the complaint has been closed since).
 
 from __future__ import annotations
 
-import zlib
-from array import array
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -21,12 +20,16 @@ from typing import Any, Literal, NamedTuple
 import orjson
 
 from projections.sla import retracted_alert_id
+from services.dictionaries import STATE_RECORD
+from services.packing import Packer
 
 AlertStatus = Literal["active", "retracted", "closed"]
 ALERT_STATUSES: tuple[AlertStatus, ...] = ("active", "retracted", "closed")
 _OFFSET_BITS = 44
 """History positions pack (partition, offset) into one signed 64-bit integer, 8 bytes per event: offsets
 below 2**44 (17 trillion), partitions below 2**19."""
+_POSITION = 8
+_records = Packer(STATE_RECORD)
 
 
 class Standing(NamedTuple):
@@ -54,10 +57,12 @@ class LoggedAlert:
 @dataclass(slots=True)
 class ReadModel:
     states: dict[str, bytes] = field(default_factory=dict)
-    """complaint_id → its latest complaints.state record, as published, zlib-compressed: every worker
-    holds every complaint, and a 1.7 KB record keeps in 0.7 KB (25 µs to compress, 9 to expand)."""
+    """complaint_id → its latest complaints.state record, as published, packed with a preset dictionary
+    (services/packing.py): every worker holds every complaint, and a fresh one's 1.1 KB record keeps in
+    ~130 bytes (about 10 µs to pack, 2 to unpack)."""
     handled_by: dict[str, Standing] = field(default_factory=dict)
-    """complaint_id → where it stands: what alert filters and ordering need, without expanding a record."""
+    """complaint_id → where it stands: what alert filters and ordering need, without expanding a record.
+    Department names are interned: a handful of names, shared by every complaint's entry."""
     workloads: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: dict[str, AlertEntry] = field(default_factory=dict)
     raised_log: list[LoggedAlert] = field(default_factory=list)
@@ -66,7 +71,9 @@ class ReadModel:
     """Raises of an alert already outstanding (the same alert_id: at-least-once after a crash)."""
     alerts_read_to: dict[int, int] = field(default_factory=dict)
     """complaints.alerts partition → the next offset to read: where a new stream client starts."""
-    _history: dict[str, array[int]] = field(default_factory=dict)
+    _history: dict[str, bytes] = field(default_factory=dict)
+    """complaint_id → its packed positions (8 native-order bytes each): a bytes object costs 33 bytes
+    plus the positions, an array 64 plus an over-allocated buffer, and most complaints have a few."""
 
     def take_state(self, value: bytes | None) -> None:
         if not value:
@@ -76,8 +83,9 @@ class ReadModel:
         current = self.handled_by.get(complaint_id)
         if current is not None and current.revision > record["revision"]:
             return  # an older record read after a newer one: at-least-once publishing
-        self.states[complaint_id] = zlib.compress(value, 1)
-        self.handled_by[complaint_id] = Standing(record["department"], bool(record["open"]), record["revision"])
+        self.states[complaint_id] = _records.pack(value)
+        department = sys.intern(record["department"])
+        self.handled_by[complaint_id] = Standing(department, bool(record["open"]), record["revision"])
 
     def take_workload(self, value: bytes | None) -> None:
         if value:
@@ -110,19 +118,21 @@ class ReadModel:
         if key is None:
             return
         complaint_id = key.decode("utf-8", errors="replace")
-        positions = self._history.setdefault(complaint_id, array("q"))
+        known = self._history.get(complaint_id, b"")
         position = (partition << _OFFSET_BITS) | offset
-        if not positions or positions[-1] < position or position not in positions:
-            positions.append(position)
+        if known and memoryview(known).cast("q")[-1] >= position and position in memoryview(known).cast("q"):
+            return  # read again (the feed restarted, or a redelivery): kept once
+        self._history[complaint_id] = known + position.to_bytes(_POSITION, sys.byteorder, signed=True)
 
     def event_positions(self, complaint_id: str) -> list[tuple[int, int]]:
         """(partition, offset) of every message keyed by the complaint, in the order read."""
         mask = (1 << _OFFSET_BITS) - 1
-        return [(packed >> _OFFSET_BITS, packed & mask) for packed in self._history.get(complaint_id, ())]
+        packed = memoryview(self._history.get(complaint_id, b"")).cast("q")
+        return [(position >> _OFFSET_BITS, position & mask) for position in packed]
 
     def complaint(self, complaint_id: str) -> bytes | None:
         stored = self.states.get(complaint_id)
-        return None if stored is None else zlib.decompress(stored)
+        return None if stored is None else _records.unpack(stored)
 
     def outstanding_alerts(self) -> dict[str, set[str]]:
         """complaint_id → ids of its alerts raised and not retracted since."""

@@ -1,0 +1,100 @@
+"""What a worker holds per complaint: the tables' value formats, the packer under them, and the
+SLA timer's deadline index."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from events.codec import decode_event
+from projections.case import accept_event, dump_case
+from services.cases import DeadlineIndex, decode_stored, encode_stored
+from services.dictionaries import CASE_V1, STATE_RECORD
+from services.packing import Packer
+from services.rules import load_rulebook
+from services.settings import Settings
+from tests.wire import received
+
+RULES = load_rulebook(Settings())
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def test_a_case_stored_by_an_older_worker_reads_as_it_did() -> None:
+    case = accept_event(None, decode_event(orjson.dumps(received("C-1"))), RULES)
+    written_before = b"3\x1f" + dump_case(case)
+
+    assert decode_stored(written_before) == (3, case)
+    assert decode_stored(encode_stored(3, case)) == (3, case)
+
+
+def test_a_case_is_stored_packed_in_a_fraction_of_its_json() -> None:
+    case = accept_event(None, decode_event(orjson.dumps(received("C-1"))), RULES)
+
+    stored = encode_stored(12, case)
+
+    assert stored.startswith(b"\x0112\x1f")
+    assert len(stored) * 4 < len(dump_case(case))
+
+
+def test_a_damaged_packed_case_is_refused_rather_than_misread() -> None:
+    stored = encode_stored(0, accept_event(None, decode_event(orjson.dumps(received("C-1"))), RULES))
+
+    with pytest.raises(zlib.error):
+        decode_stored(stored[:-1])
+    with pytest.raises(zlib.error):
+        decode_stored(stored[:-6] + bytes([stored[-6] ^ 1]) + stored[-5:])
+
+
+def test_a_value_packed_with_another_dictionary_is_refused() -> None:
+    packed = Packer(CASE_V1).pack(b'{"complaint":{}}')
+
+    assert Packer(CASE_V1).unpack(packed) == b'{"complaint":{}}'
+    with pytest.raises(zlib.error):
+        Packer(STATE_RECORD).unpack(packed)
+    with pytest.raises(zlib.error):
+        Packer(CASE_V1).unpack(packed + b"more")
+
+
+def at(minutes: int) -> datetime:
+    return NOW + timedelta(minutes=minutes)
+
+
+def test_deadlines_pop_in_time_order_with_their_partition() -> None:
+    index = DeadlineIndex()
+    index.schedule("C-2", 1, at(20))
+    index.schedule("C-1", 0, at(10))
+    index.schedule("C-3", 2, at(30))
+
+    assert index.pop_due(at(25)) == [("C-1", 0, at(10)), ("C-2", 1, at(20))]
+    assert len(index) == 1
+    assert index.pop_due(at(25)) == []
+
+
+def test_a_rescheduled_or_cancelled_deadline_wakes_only_as_it_now_says() -> None:
+    index = DeadlineIndex()
+    index.schedule("C-1", 0, at(10))
+    index.schedule("C-1", 3, at(40))  # moved later, and to another partition
+    index.schedule("C-2", 0, at(5))
+    index.schedule("C-2", 0, None)  # nothing due any more
+    index.schedule("C-3", 0, at(15))
+    index.schedule("C-3", 0, at(15))  # the same instant again
+
+    assert index.pop_due(at(30)) == [("C-3", 0, at(15))]
+    assert index.pop_due(at(60)) == [("C-1", 3, at(40))]
+    assert len(index) == 0
+
+
+def test_many_reschedules_keep_one_wake_up_per_complaint() -> None:
+    index = DeadlineIndex()
+    for round_ in range(5):
+        for n in range(1000):
+            index.schedule(f"C-{n}", n % 4, at(60 - round_ * 10 + n % 7))
+
+    due = index.pop_due(at(100))
+
+    assert sorted(complaint for complaint, _, _ in due) == sorted(f"C-{n}" for n in range(1000))
+    assert [when for _, _, when in due] == sorted(when for _, _, when in due)
+    assert all(when == at(20 + int(complaint[2:]) % 7) for complaint, _, when in due)
