@@ -38,6 +38,6 @@ def rows(
             f"VmRSS{restored}"),
         Row(FIGURE, "bytes per open complaint", (rss_open - rss_empty) / complaints, "bytes", case_json,
             "the case's JSON",
-            f"ΔRSS / N; the case ({packed:,.0f} bytes packed in the table) and its membership, packed in two "
-            "in-memory tables; the HTTP read model's packed copy of its state record; the SLA deadline index"),
+            f"ΔRSS / N; the case ({packed:,.0f} bytes packed in the in-memory table), its place in the workload "
+            "shares' tally, the HTTP read model's packed copy of its state record, the SLA deadline index"),
     ]  # fmt: skip

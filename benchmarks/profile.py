@@ -56,9 +56,8 @@ def summarise(raw: Path) -> tuple[int, Counter[str], Counter[str]]:
     running: Counter[str] = Counter()
     inside: Counter[str] = Counter()
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        samples = int(count)
+    for line in re.findall(r"(?s)(.*?) (\d+)\n", raw.read_text()):  # a frame's name may hold a line break
+        stack, samples = line[0], int(line[1])
         total += samples
         leaf = stack.rsplit(";", 1)[-1]
         running[next((name for name, pattern in RUNNING if re.search(pattern, leaf)), "other")] += samples

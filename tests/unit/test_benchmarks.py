@@ -8,6 +8,7 @@ import gc
 import math
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from benchmarks import core
 from benchmarks.harness import log_time
 from benchmarks.live import medians_by_slice
+from benchmarks.profile import summarise
 from benchmarks.replay import Replayed
 from benchmarks.replay import rows as replay_rows
 from benchmarks.report import (
@@ -245,3 +247,18 @@ def test_the_collector_is_off_only_while_the_diagnostic_runs_even_if_it_fails() 
 def test_live_latency_is_summarised_by_the_median_of_each_slice_of_sends() -> None:
     assert medians_by_slice([1, 2, 3, 10, 20, 30, 100], 3) == [2, 20, 100]
     assert medians_by_slice([5, math.inf, math.inf], 3) == [math.inf], "unseen records count as infinite"
+
+
+def test_the_profile_counts_every_sample_even_where_a_frame_name_holds_a_line_break(tmp_path: Path) -> None:
+    raw = tmp_path / "profile.txt"
+    raw.write_text(
+        "run (worker.py:1);fold_complaints (agents.py:84);accept_event (projections/case.py:98) 7\n"
+        "run (worker.py:1);odd (\n) (x.py:3) 2\n"
+        "run (worker.py:1);select (selectors.py:468) 1\n"
+    )
+
+    total, running, inside = summarise(raw)
+
+    assert total == 10
+    assert running["our code (events/, projections/, services/)"] == 7 and running["waiting for I/O (selectors)"] == 1
+    assert inside["the complaint agent (decode, fold, settle, publish)"] == 7
