@@ -41,7 +41,7 @@ class Membership(BaseModel):
     received_at: datetime
 
 
-class DepartmentWorkload(BaseModel):
+class Counts(BaseModel):
     """Open complaints a department handles now (`open`) and owns by first contact (`owned`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -53,6 +53,11 @@ class DepartmentWorkload(BaseModel):
     breached: int = 0
     by_stage: dict[str, int] = {}
     handlers: dict[str, int] = {}
+
+
+class DepartmentWorkload(Counts):
+    """A department's counts over all its complaints, and when each open one was received."""
+
     open_since: dict[str, datetime] = {}
     """complaint_id → received_at of each open complaint handled here: its minimum is the oldest."""
 
@@ -114,7 +119,7 @@ def to_record(view: DepartmentWorkload, now: datetime | None = None) -> dict[str
     return _record(view, min(view.open_since.values(), default=None), now)
 
 
-def _record(view: DepartmentWorkload, oldest: datetime | None, now: datetime | None) -> dict[str, Any]:
+def _record(view: Counts, oldest: datetime | None, now: datetime | None) -> dict[str, Any]:
     return {
         **view.model_dump(mode="json", exclude={"open_since"}),
         "oldest_open_seconds": None if oldest is None or now is None else round((now - oldest).total_seconds(), 3),
@@ -122,21 +127,12 @@ def _record(view: DepartmentWorkload, oldest: datetime | None, now: datetime | N
     }
 
 
-class Share(BaseModel):
+class Share(Counts):
     """A department's workload over the complaints of one complaints.events partition: what the
     worker owning that partition counts, and publishes on complaints.workload-shares. The workload
     agent adds up the latest share of every partition (`combined_record`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    department: str
     partition: int
-    open: int = 0
-    owned: int = 0
-    at_risk: int = 0
-    breached: int = 0
-    by_stage: dict[str, int] = {}
-    handlers: dict[str, int] = {}
     oldest_received_at: datetime | None = None
     """When the longest-open complaint of this partition handled here was received."""
 
@@ -144,28 +140,20 @@ class Share(BaseModel):
 def combined_record(department: str, shares: Iterable[Share], now: datetime | None = None) -> dict[str, Any]:
     """The department's record on `complaints.workload` from the latest share of each partition:
     the same record `to_record` gives for the department's memberships from every partition."""
-    tally = Tally(department)
-    oldest: list[datetime] = []
+    total, oldest = Tally(department), []
     for share in shares:
-        tally.open, tally.owned = tally.open + share.open, tally.owned + share.owned
-        tally.standing["at_risk"] += share.at_risk
-        tally.standing["breached"] += share.breached
-        for name, count in share.by_stage.items():
-            _bump(tally.by_stage, name, count)
-        for name, count in share.handlers.items():
-            _bump(tally.handlers, name, count)
+        total.add_share(share)
         if share.oldest_received_at is not None:
             oldest.append(share.oldest_received_at)
-    return _record(tally._counts(), min(oldest, default=None), now)
+    return _record(Counts(**total.counts()), min(oldest, default=None), now)
 
 
 class Tally:
-    """A department's workload updated in place, O(log n) per membership: what the live workload
-    agent keeps. Mutable on purpose: a department holds thousands of open complaints, and the
-    immutable view copied (and re-validated) its `open_since` index on every membership, which
-    made loading 100,000 open complaints quadratic. Deterministic like the fold: the same
-    memberships give the same counts and records as `apply`/`rebuild` (a property test holds
-    them together)."""
+    """A department's workload updated in place, O(log n) per membership: what the complaint agent
+    keeps per partition and department (services/shares.py), and what `apply` and `rebuild` fold
+    with. Mutable on purpose: a department holds thousands of open complaints, and an immutable
+    view copied (and re-validated) its `open_since` index on every membership, which made loading
+    100,000 open complaints quadratic."""
 
     def __init__(self, department: str) -> None:
         self.department = department
@@ -191,7 +179,7 @@ class Tally:
         return tally
 
     def replace(self, before: Membership | None, after: Membership) -> None:
-        """`after` supersedes `before` (the caller checked with `supersedes`)."""
+        """`after` takes the place of `before` (what the complaint counted for until now)."""
         if before is not None:
             self.add(before, -1)
         self.add(after, +1)
@@ -210,6 +198,16 @@ class Tally:
             else:
                 self.open_since.pop(member.complaint_id, None)
 
+    def add_share(self, share: Share) -> None:
+        """Another partition's counts for the same department (`open_since` is the shares' own)."""
+        self.open, self.owned = self.open + share.open, self.owned + share.owned
+        self.standing["at_risk"] += share.at_risk
+        self.standing["breached"] += share.breached
+        for name, count in share.by_stage.items():
+            _bump(self.by_stage, name, count)
+        for name, count in share.handlers.items():
+            _bump(self.handlers, name, count)
+
     def oldest(self) -> datetime | None:
         """When the longest-open complaint handled here was received."""
         heap = self._oldest
@@ -217,29 +215,24 @@ class Tally:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def record(self, now: datetime | None = None) -> dict[str, Any]:
-        """`to_record(self.freeze(), now)`, without copying the open-since index."""
-        return _record(self._counts(), self.oldest(), now)
-
     def share(self, partition: int) -> Share:
-        """This tally as the share of one complaints partition (the complaint agent keeps one per
-        partition and department)."""
-        counts = self._counts()
-        return Share(**counts.model_dump(exclude={"open_since"}), partition=partition, oldest_received_at=self.oldest())
+        """This tally as the share of one complaints partition."""
+        return Share(**self.counts(), partition=partition, oldest_received_at=self.oldest())
 
     def freeze(self) -> DepartmentWorkload:
-        return self._counts().model_copy(update={"open_since": dict(self.open_since)})
+        return DepartmentWorkload(**self.counts(), open_since=dict(self.open_since))
 
-    def _counts(self) -> DepartmentWorkload:
-        return DepartmentWorkload(
-            department=self.department,
-            open=self.open,
-            owned=self.owned,
-            at_risk=self.standing["at_risk"],
-            breached=self.standing["breached"],
-            by_stage=dict(sorted(self.by_stage.items())),
-            handlers=dict(sorted(self.handlers.items())),
-        )
+    def counts(self) -> dict[str, Any]:
+        """The counted fields, as `Counts` and its subclasses take them."""
+        return {
+            "department": self.department,
+            "open": self.open,
+            "owned": self.owned,
+            "at_risk": self.standing["at_risk"],
+            "breached": self.standing["breached"],
+            "by_stage": dict(sorted(self.by_stage.items())),
+            "handlers": dict(sorted(self.handlers.items())),
+        }
 
     def _open(self, complaint_id: str, received_at: datetime) -> None:
         self.open_since[complaint_id] = received_at

@@ -179,36 +179,6 @@ def test_workload_from_redelivered_memberships_in_any_order_equals_the_rebuild(c
     assert sum(sum(view.by_stage.values()) for view in views.values()) == still_open
 
 
-def tally_all(members: list[Membership]) -> dict[str, workload.Tally]:
-    """The live workload agent: the same bookkeeping as `deliver_all`, counts kept in a `Tally`."""
-    tallies: dict[str, workload.Tally] = {}
-    latest: dict[tuple[str, str], Membership] = {}
-    for member in members:
-        key = (member.department, member.complaint_id)
-        before = latest.get(key)
-        tally = tallies.setdefault(member.department, workload.Tally(member.department))
-        if workload.supersedes(member, before):
-            tally.replace(before, member)
-            latest[key] = member
-    return tallies
-
-
-@settings(max_examples=100, deadline=None)
-@given(complaints=complaint_sets(max_size=5), data=st.data())
-def test_the_agents_tally_gives_the_same_views_and_records_as_the_pure_fold(complaints, data):
-    log = data.draw(with_duplicates(data.draw(interleaved(complaints))))
-    _, published = fold_deliveries(data.draw(with_crashes(log)))
-    deliveries = data.draw(redelivered(published))
-
-    views, tallies = deliver_all(deliveries), tally_all(deliveries)
-
-    assert {department: tally.freeze() for department, tally in tallies.items()} == views
-    now = max(member.received_at for member in deliveries) + timedelta(hours=data.draw(st.integers(0, 100)))
-    for department, tally in tallies.items():
-        assert tally.record(now) == workload.to_record(views[department], now)
-        assert tally.record() == workload.to_record(views[department])
-
-
 @settings(max_examples=100, deadline=None)
 @given(complaints=complaint_sets(max_size=6), partitions=st.integers(1, 4), data=st.data())
 def test_shares_of_every_partition_add_up_to_the_departments_workload(complaints, partitions, data):
