@@ -6,8 +6,8 @@ fold_complaints
     concurrency 1 (it writes a table). Every message is settled against the wall clock: alerts
     that became due are published (and their delivery awaited, through the urgent producer that
     never lingers: services/urgent.py) before the table remembers them as raised, so a crash can
-    repeat an alert (same alert_id) but never lose one. A redelivered
-    event is recognised by its event_id and its consequences are published again.
+    repeat an alert (same alert_id) but never lose one. A redelivered event is recognised by its
+    event_id and its state record is published again.
 wake_due_complaints (timer, every second)
     sends a tick for each complaint whose next threshold passed, from an in-memory deadline index
     rebuilt from the table after every recovery.
