@@ -195,8 +195,8 @@ async def watch_complaints_held() -> None:
     from the complaints of the partitions this worker now owns (the table also holds standbys)."""
     now, owned = wall_clock(), owned_partitions()
     deadlines.clear()
-    held = []
-    for stored in complaints_by_id.values():
+    shares.clear()
+    for stored in complaints_by_id.values():  # one case decoded at a time: 100,000 at once held a GB
         partition, case = decode_stored(stored)
         if partition not in owned:
             continue
@@ -206,8 +206,8 @@ async def watch_complaints_held() -> None:
         except UnknownPolicyVersion as gap:
             log.error("not watching the SLA clocks of %s: %s", case.complaint_id, gap)
             views = []
-        held.append((partition, case, cases.standing(case, rules, now, views)))
-    shares.rebuild(held)
+        shares.hold(partition, case, cases.standing(case, rules, now, views))
+    shares.mark_all_changed()
     log.info("SLA timer watches %d complaints", len(deadlines))
 
 

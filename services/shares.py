@@ -46,14 +46,22 @@ class PartitionShares:
                 self._changed.add((partition, department))
 
     def rebuild(self, held: Iterable[tuple[int, Case, Standing]]) -> None:
-        """Count every case held from scratch; every share is then due for publishing, including
-        empty ones of departments a complaint has left (their earlier share may still count it)."""
-        self._tallies.clear()
-        self._standing.clear()
+        """Count every case held from scratch, then publish every share."""
+        self.clear()
         for partition, case, standing in held:
-            for department in case.complaint.departments_seen:
-                self._tally(partition, department)
-            self.count(partition, None, case, [case.complaint.owner_department, case.complaint.department], standing)
+            self.hold(partition, case, standing)
+        self.mark_all_changed()
+
+    def hold(self, partition: int, case: Case, standing: Standing) -> None:
+        """Count a case found in the table after a recovery (after `clear`), and give every
+        department it has seen a share, possibly empty: a department it has left may still have
+        an earlier share counting it."""
+        for department in case.complaint.departments_seen:
+            self._tally(partition, department)
+        self.count(partition, None, case, [case.complaint.owner_department, case.complaint.department], standing)
+
+    def mark_all_changed(self) -> None:
+        """Every share is due for publishing (after a rebuild: a crash may have lost any of them)."""
         self._changed = set(self._tallies)
 
     def take_changed(self) -> list[Share]:
