@@ -201,12 +201,15 @@ async def watch_complaints_held() -> None:
         if partition not in owned:
             continue
         try:
-            views = cases.clocks(case, rules, now)
-            deadlines.schedule(case.complaint_id, partition, cases.next_due_at(case, rules, now) or _due_now(case, now))
+            assessment = cases.assess(case, rules, now)  # one judgement: next deadline, alerts due, clocks
         except UnknownPolicyVersion as gap:
             log.error("not watching the SLA clocks of %s: %s", case.complaint_id, gap)
-            views = []
-        shares.hold(partition, case, cases.standing(case, rules, now, views))
+            shares.hold(partition, case, "ok")
+            continue
+        # alerts due but not yet raised (a crash before they went out): settled at once
+        due_now = now if assessment.settled.raised else None
+        deadlines.schedule(case.complaint_id, partition, assessment.next_due_at or due_now)
+        shares.hold(partition, case, cases.standing(case, rules, now, assessment.views))
     shares.mark_all_changed()
     log.info("SLA timer watches %d complaints", len(deadlines))
 
@@ -214,11 +217,6 @@ async def watch_complaints_held() -> None:
 def owned_partitions() -> set[int]:
     events = settings.topic(EVENTS.name)
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events}
-
-
-def _due_now(case: Case, now: datetime) -> datetime | None:
-    """A complaint with alerts due but not yet raised (a crash before they went out) is settled at once."""
-    return now if cases.settle(case, rules, now).raised else None
 
 
 @app.timer(interval=settings.workload_interval_seconds)
