@@ -120,7 +120,8 @@ class ReadModel:
         complaint_id = key.decode("utf-8", errors="replace")
         known = self._history.get(complaint_id, b"")
         position = (partition << _OFFSET_BITS) | offset
-        if known and memoryview(known).cast("q")[-1] >= position and position in memoryview(known).cast("q"):
+        positions = memoryview(known).cast("q")
+        if positions and positions[-1] >= position and position in positions:
             return  # read again (the feed restarted, or a redelivery): kept once
         self._history[complaint_id] = known + position.to_bytes(_POSITION, sys.byteorder, signed=True)
 
