@@ -12,9 +12,14 @@ from aiokafka import AIOKafkaProducer
 
 from services.settings import Settings
 from tests.integration.conftest import send, wait_for_record
-from tests.wire import T0, assigned, minutes, paid, received, ruled
+from tests.wire import CHINA, T0, assigned, minutes, paid, received, ruled
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
+
+
+HOURS_AGO = datetime.now(CHINA).replace(microsecond=0) - timedelta(hours=2)
+"""When the workload tests' complaints were received: the worker judges their clocks at the wall
+clock, so a fixed date would breach them once it is a week old (the 7-day follow-up clock)."""
 
 
 def _key(complaint_id: str) -> Callable[[bytes | None, dict[str, object]], bool]:
@@ -33,10 +38,10 @@ async def test_a_complaint_flows_to_its_state_and_its_department_workload(
     await publish(
         producer,
         settings,
-        received(complaint_id, department=desk),
-        assigned(complaint_id, desk, "王芳", at=T0 + minutes(5)),
-        ruled(complaint_id, at=T0 + minutes(30)),
-        paid(complaint_id, at=T0 + minutes(50)),
+        received(complaint_id, department=desk, at=HOURS_AGO),
+        assigned(complaint_id, desk, "王芳", at=HOURS_AGO + minutes(5)),
+        ruled(complaint_id, at=HOURS_AGO + minutes(30)),
+        paid(complaint_id, at=HOURS_AGO + minutes(50)),
     )
 
     state = await wait_for_record(
@@ -48,7 +53,7 @@ async def test_a_complaint_flows_to_its_state_and_its_department_workload(
     assert state["claim_amount"] == "1500.00"
     assert state["department_changes"] == 0
     assert state["customer"]["phone"] == "138****5678"
-    assert state["last_event_at"] == (T0 + minutes(50)).isoformat()
+    assert state["last_event_at"] == (HOURS_AGO + minutes(50)).isoformat()
 
     workload = await wait_for_record(
         settings, "complaints.workload", lambda k, v: k == desk.encode() and v["by_stage"] == {"paid": 1}
@@ -62,7 +67,7 @@ async def test_a_complaint_flows_to_its_state_and_its_department_workload(
         "by_stage": {"paid": 1},
         "handlers": {"王芳": 1},
     }
-    assert workload["oldest_open_seconds"] > 0, "received at T0, which is in the past"
+    assert workload["oldest_open_seconds"] > 0, "received two hours ago"
 
 
 async def test_reassignment_moves_the_workload_but_not_the_ownership(
@@ -72,8 +77,8 @@ async def test_reassignment_moves_the_workload_but_not_the_ownership(
     await publish(
         producer,
         settings,
-        received(complaint_id, department=counter),
-        assigned(complaint_id, appliances, "李雷", at=T0 + minutes(3)),
+        received(complaint_id, department=counter, at=HOURS_AGO),
+        assigned(complaint_id, appliances, "李雷", at=HOURS_AGO + minutes(3)),
     )
 
     state = await wait_for_record(
@@ -90,7 +95,7 @@ async def test_reassignment_moves_the_workload_but_not_the_ownership(
         "open": 1,
         "owned": 0,
         "at_risk": 0,
-        "breached": 1,  # received at T0 (hours ago), a 1,500 CNY claim: its 1-hour resolution clock is over
+        "breached": 1,  # received two hours ago, a 1,500 CNY claim: its 1-hour resolution clock is over
         "by_stage": {"assigned": 1},
         "handlers": {"李雷": 1},
     }
