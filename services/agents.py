@@ -3,6 +3,8 @@
 fold_complaints
     reads   complaints.events (key complaint_id) and complaints.sla-ticks (the timer's wake-ups)
     writes  table complaints_by_id; complaints.alerts; complaints.state; complaints.rejected
+            (the table and the state records through services/output.py: Faust's producer, without
+            Faust's per-message bookkeeping)
     concurrency 1 (it writes a table). Every message is settled against the wall clock: alerts
     that became due are published (and their delivery awaited, through the urgent producer that
     never lingers: services/urgent.py) before the table remembers them as raised, so a crash can
@@ -40,6 +42,7 @@ from projections import workload
 from projections.case import Case, Settled
 from projections.clocks import ClockView
 from projections.workload import Share
+from services import output
 from services.app import (
     app,
     complaint_inputs,
@@ -122,7 +125,8 @@ async def settle_and_publish(partition: int, before: Case | None, after: Case, n
     settled = assessment.settled
     await raise_alerts(settled, now)
     if settled.case is not before:
-        complaints_by_id[settled.case.complaint_id.encode()] = encode_stored(partition, settled.case)
+        key = settled.case.complaint_id.encode()
+        await output.save(complaints_by_id, key, encode_stored(partition, settled.case), partition)
     deadlines.schedule(settled.case.complaint_id, partition, assessment.next_due_at)
     standing = cases.standing(settled.case, rules, now, assessment.views)
     shares.count(partition, before, settled.case, cases.departments_touched(before, settled.case), standing)
@@ -143,7 +147,7 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
 
 async def publish_case(case: Case, now: datetime, views: list[ClockView] | None = None) -> None:
     record = cases.to_record(case, rules, now, views)
-    await state_topic.send(key=case.complaint_id.encode(), value=orjson.dumps(record))
+    await output.publish(app, state_topic.get_topic_name(), case.complaint_id.encode(), orjson.dumps(record))
 
 
 async def reject(message: EventT, rejection: Rejection) -> None:

@@ -1,0 +1,71 @@
+"""The complaint agent's output per event, handed straight to Faust's producer.
+
+Every accepted event makes two records: the complaint's state record (complaints.state) and its case
+in the `complaints_by_id` table, whose changelog Faust writes on every `table[key] = value`. Through
+Faust's own paths each record also builds a `PendingMessage` and a `FutureMessage`, runs the key
+and value through the serializer registry, calls the sensors twice and, for the table, queues the
+message in a buffer that a separate task drains. Measured on figure 1's backlog (docs/performance.md),
+that bookkeeping was about a tenth of the worker's CPU per event.
+
+Here the same records go to the same producer (`app.producer.send`, aiokafka underneath), so
+nothing about delivery changes: Faust flushes that producer before it commits the offsets of the
+messages that caused them (at-least-once, as before). A table write puts the value in the table's
+store, as `Table.__setitem__` does, and sends the changelog record to the partition of the event
+being processed, which is what Faust's changelog would have chosen (the table is co-partitioned
+with complaints.events); once the broker has it, the store records the changelog offset, as Faust's
+own callback does, so a RocksDB store knows where its recovery can start. A delivery that fails
+is logged with its topic and partition; Faust's own path only counted it in a sensor.
+
+Only for tables of raw bytes without a window (`require_plain` refuses the others at start-up):
+Faust's serializers and key expiry are not involved. tests/unit/test_output.py fails if the Faust
+methods this stands in for change upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+
+import faust
+from aiokafka.structs import RecordMetadata
+
+from events.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+
+def require_plain(table: faust.Table) -> faust.Table:
+    """`table`, if `save` can write it: keys and values are bytes as they are, and no window expires keys."""
+    if table.window is not None or table.key_type is not bytes or table.value_type is not bytes:
+        raise ConfigurationError(
+            f"table {table.name!r} must be an unwindowed table of bytes keys and values to be written by "
+            "services/output.py; write it with `table[key] = value` instead"
+        )
+    return table
+
+
+async def publish(app: faust.App, topic: str, key: bytes, value: bytes) -> None:
+    """Send a record; Faust flushes it before its next commit."""
+    delivery = await app.producer.send(topic, key, value, None, None, None)
+    delivery.add_done_callback(partial(_delivered, topic, None))
+
+
+async def save(table: faust.Table, key: bytes, value: bytes, partition: int) -> None:
+    """`table[key] = value` for the event being processed on `partition`, and its changelog record."""
+    table.data[key] = value
+    topic = table.changelog_topic.get_topic_name()
+    delivery = await table.app.producer.send(topic, key, value, partition, None, None)
+    delivery.add_done_callback(partial(_delivered, topic, table))
+
+
+def _delivered(topic: str, table: faust.Table | None, delivery: asyncio.Future[RecordMetadata]) -> None:
+    if delivery.cancelled():
+        log.error("a record for %s was cancelled before the broker had it", topic)
+        return
+    error = delivery.exception()
+    if error is not None:
+        log.error("the broker did not take a record for %s: %s", topic, error)
+    elif table is not None:
+        metadata = delivery.result()
+        table.data.set_persisted_offset(metadata.topic_partition, metadata.offset)
