@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 SUBSCRIBER_BACKLOG = 10_000
 """Alerts a stream reader may fall behind by before it is cut off (it reconnects and resumes)."""
 PROBE_TIMEOUT_SECONDS = 3.0
+FOLLOW_FETCH_MIN_BYTES = 64 * 1024
+"""What the read model's follower asks the broker to gather before it answers (or its wait expires):
+under steady traffic a fetch per record or two costs the broker as much as the worker's own, and
+Tansu's cost per fetch grows with the topic (docs/performance.md, "Latency")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +73,13 @@ class ReadModelFeed(Service):
         self._trimmer = Trimmer(glibc_trim())
         """Returns what a burst freed to the system once the feed is idle (services/allocator.py)."""
 
-    def _new_consumer(self) -> AIOKafkaConsumer:
+    def _new_consumer(self, *, gathering: bool = False) -> AIOKafkaConsumer:
+        """A group-less consumer; `gathering`: the follower's, which lets the broker gather records for
+        up to read_model_fetch_max_wait_ms (the history reader answers a request: it takes what is there)."""
+        gather = {
+            "fetch_min_bytes": FOLLOW_FETCH_MIN_BYTES,
+            "fetch_max_wait_ms": self.settings.read_model_fetch_max_wait_ms,
+        }
         return AIOKafkaConsumer(
             **client_options(self.settings),
             client_id=f"{self.settings.app_id}-readmodel",
@@ -77,10 +87,11 @@ class ReadModelFeed(Service):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            **(gather if gathering else {}),
         )
 
     async def on_start(self) -> None:
-        self._consumer = self._new_consumer()
+        self._consumer = self._new_consumer(gathering=True)
         await self._consumer.start()
         self._history_reader = self._new_consumer()
         await self._history_reader.start()

@@ -123,6 +123,15 @@ class Settings(BaseSettings):
             "requests; the embedded broker answers only when the wait expires, so it is the latency floor."
         ),
     )
+    read_model_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=30_000,
+        description=(
+            "How long the dashboards' read model lets the broker gather records (up to 64 KiB) before it "
+            "answers a fetch: fewer, fuller fetches while traffic flows, and dashboards at most this much later."
+        ),
+    )
     max_clock_skew_seconds: float = Field(
         default=300.0,
         ge=0,
