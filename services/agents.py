@@ -36,7 +36,7 @@ import orjson
 from faust.types import EventT
 
 from events.codec import decode_keyed_event
-from events.errors import ProcessingFailed, Rejection, UnknownPolicyVersion
+from events.errors import ConfigurationError, ProcessingFailed, Rejection, UnknownPolicyVersion
 from projections import case as cases
 from projections import workload
 from projections.case import Case, Settled
@@ -92,35 +92,42 @@ async def fold_complaint_event(message: EventT) -> None:
         event = decode_keyed_event(message.key, message.value)
         before = load_case(event.complaint_id)
         after = cases.accept_event(before, event, rules, published_at=published_at(message))
+        now = wall_clock()
+        assessment = cases.assess(after, rules, now)  # judged before anything is saved or published
     except Rejection as rejection:
         await reject(message, rejection)
+        return
+    except ConfigurationError as gap:  # e.g. a year the working-day calendar lacks: fixable, then redrivable
+        log.error("cannot judge the SLA clocks at %s: %s", _position(message), gap)
+        await reject(message, ProcessingFailed(f"the worker cannot judge this complaint's SLA clocks: {gap}"))
         return
     except Exception as error:  # a bug: keep the message (rejected, redrivable), never skip it
         log.exception("processing failed at %s", _position(message))
         await reject(message, ProcessingFailed(f"the worker failed on this message: {type(error).__name__}"))
         return
-    now = wall_clock()
     if after is before:  # redelivered: what it caused may have been lost in a crash, so say it again
         metrics.count_event("duplicate")
-        await publish_case(after, now)
+        await publish_case(after, now, assessment.views)
         return
     metrics.count_event("accepted")
-    await settle_and_publish(message.message.partition, before, after, now)
+    await settle_and_publish(message.message.partition, before, assessment, now)
 
 
 async def settle_due_complaint(message: EventT) -> None:
     current = load_case(message.key.decode())
     if current is None:  # a tick for a complaint this worker never held: nothing is due
         return
+    now = wall_clock()
     try:
-        await settle_and_publish(message.message.partition, current, current, wall_clock())
-    except UnknownPolicyVersion as gap:  # its next event is rejected with the same reason, for redrive
+        assessment = cases.assess(current, rules, now)
+    except (UnknownPolicyVersion, ConfigurationError) as gap:  # its next event is rejected likewise, for redrive
         log.error("cannot settle the SLA clocks of %s: %s", current.complaint_id, gap)
+        return
+    await settle_and_publish(message.message.partition, current, assessment, now)
 
 
-async def settle_and_publish(partition: int, before: Case | None, after: Case, now: datetime) -> None:
+async def settle_and_publish(partition: int, before: Case | None, assessment: cases.Assessment, now: datetime) -> None:
     """Raise the alerts due at `now`, save the case if it changed, watch its next deadline, publish it."""
-    assessment = cases.assess(after, rules, now)
     metrics.clock_evaluations += 1
     settled = assessment.settled
     await raise_alerts(settled, now)
@@ -206,7 +213,7 @@ async def watch_complaints_held() -> None:
             continue
         try:
             assessment = cases.assess(case, rules, now)  # one judgement: next deadline, alerts due, clocks
-        except UnknownPolicyVersion as gap:
+        except (UnknownPolicyVersion, ConfigurationError) as gap:
             log.error("not watching the SLA clocks of %s: %s", case.complaint_id, gap)
             shares.hold(partition, case, "ok")
             continue

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,7 +28,7 @@ from tests.integration.conftest import (
     wait_for_record,
     wait_for_records,
 )
-from tests.wire import T0, assigned, minutes, received, ruled
+from tests.wire import CHINA, T0, assigned, inspected, minutes, received, ruled
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 
@@ -221,3 +222,44 @@ async def counters_when(
                 return counts
             await asyncio.sleep(0.5)
     return counts
+
+
+async def test_a_year_the_calendar_lacks_rejects_the_event_with_what_to_do_and_the_worker_goes_on(
+    deployment: tuple[dict[str, str], Settings], new_id: Callable[[str], str], tmp_path: Path
+) -> None:
+    """A confirmed quality defect starts two working-day clocks; with a calendar that lacks the
+    current year their deadlines cannot be worked out. The event is rejected (redrivable once the
+    calendar has that year), not acknowledged and skipped, and the worker folds what follows."""
+    env, settings = deployment
+    calendar = tmp_path / "calendar.toml"
+    calendar.write_text(
+        f'name = "cn-mainland"\nsource = "a test"\nyears = [{datetime.now(UTC).year - 1}]\nholidays = []\n',
+        encoding="utf-8",
+    )
+    now = datetime.now(UTC).astimezone(CHINA).replace(microsecond=0)
+    defect, other = new_id("Q"), new_id("Q")
+    confirmed = {
+        **inspected(defect, at=now - minutes(1)),
+        "data": {"kind": "lab", "status": "reported", "findings": "开线", "liable_party": "merchant"},
+    }
+    worker = start_worker({**env, "COMPLAINTFLOW_CALENDAR_FILE": str(calendar)}, "calendar-worker.log")
+    try:
+        await ensure_topics(settings)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            steps = [assigned(defect, "服装部", at=now - minutes(4)), inspected(defect, at=now - minutes(3)), confirmed]
+            for wire_event in (received(defect, at=now - minutes(5)), *steps, received(other, at=now)):
+                key = str(wire_event["complaint_id"]).encode()
+                await producer.send_and_wait(
+                    settings.topic("complaints.events"), key=key, value=orjson.dumps(wire_event)
+                )
+        finally:
+            await producer.stop()
+        rejected = await wait_for_record(settings, "complaints.rejected", lambda k, v: k == defect.encode())
+        folded = await wait_for_record(settings, "complaints.state", lambda k, v: k == other.encode())
+    finally:
+        stop_worker(worker)
+    assert rejected["reason_code"] == "processing_failed"
+    assert "calendar" in rejected["reason"] and "add that year's holidays" in rejected["reason"]
+    assert folded["stage"] == "received"
