@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from benchmarks import core
+from benchmarks import core, latency
 from benchmarks.harness import log_time
 from benchmarks.live import medians_by_slice
 from benchmarks.profile import summarise
@@ -262,3 +262,15 @@ def test_the_profile_counts_every_sample_even_where_a_frame_name_holds_a_line_br
     assert total == 10
     assert running["our code (events/, projections/, services/)"] == 7 and running["waiting for I/O (selectors)"] == 1
     assert inside["the complaint agent (decode, fold, settle, publish)"] == 7
+
+
+def test_the_steady_p99_leaves_out_what_the_first_second_of_events_caused() -> None:
+    # a stream of 4 events/s: the first second's records were slow, the rest were quick
+    worker = latency.Sample([900.0, 800.0, 5.0, 700.0, 6.0, 7.0, 8.0], waited=60, sent=[0, 1, 2, 3, 4, 5, 7])
+    loop = latency.Sample([10.0] * 7, waited=60, sent=[0, 1, 2, 3, 4, 5, 7])
+
+    steady = {row.what: row for row in latency.rows(worker, loop, rate=4)}["p99 after the first second"]
+
+    assert worker.after(4) == [6.0, 7.0, 8.0]
+    assert steady.value == pytest.approx(percentile([6.0, 7.0, 8.0], 99))
+    assert steady.baseline == 10.0
