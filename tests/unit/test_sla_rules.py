@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from events.codec import decode_event
-from projections import clocks
+from projections import policy as policies
 from projections.clocks import SlaState, opened, track
 from projections.complaint import ComplaintState, accept
 from projections.policy import Policy, parse_policy
@@ -201,14 +201,18 @@ def test_a_claim_amended_above_the_major_threshold_raises_the_major_claim_notice
 
 def test_policies_loaded_again_and_again_are_each_followed_and_not_all_remembered() -> None:
     """A process that loads its rule book per request brings a new `Policy` every time: each
-    tracks its clocks correctly, and the index `track` keeps per policy stays small."""
+    tracks its clocks correctly and is judged correctly, and what the core works out per policy
+    (the index `track` keeps, the clocks' thresholds) stays small."""
     text = (Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text()
-    for version in range(3 * clocks._CONCERNS_KEPT):
+    for version in range(3 * policies._WORKED_OUT_KEPT):
         policy = parse_policy(text.replace('version = "2026-11-default"', f'version = "v{version}"'))
 
-        _, sla = fold(received("C-9"), assigned("C-9", "维修部", at=T0 + minutes(10)), policy=policy)
+        state, sla = fold(received("C-9"), assigned("C-9", "维修部", at=T0 + minutes(10)), policy=policy)
 
         assert sla.policy_version == f"v{version}"
         assert sla.clocks["assignment"].stopped_at == T0 + minutes(10)
         assert set(sla.clocks) == {"assignment", "resolution", "ruling"}
-    assert len(clocks._CONCERNS) <= clocks._CONCERNS_KEPT
+        later = T0 + timedelta(days=2)
+        assert [view.status for view in evaluate(sla, state, policy, later)] == ["met", "breached", "running"]
+        assert due_alerts(sla, state, policy, later) == due_alerts(sla, state, POLICY, later)
+    assert len(policies._WORKED_OUT) <= policies._WORKED_OUT_KEPT
