@@ -14,7 +14,7 @@ from projections import policy as policies
 from projections.clocks import SlaState, opened, track
 from projections.complaint import ComplaintState, accept
 from projections.policy import Policy, parse_policy
-from projections.sla import changes, due_alerts, evaluate, next_due_at, record_raised
+from projections.sla import Judge, changes, due_alerts, evaluate, next_due_at, record_raised
 from tests.wire import T0, amended, assigned, inspected, minutes, paid, received, ruled
 
 POLICY = parse_policy((Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text())
@@ -216,3 +216,34 @@ def test_policies_loaded_again_and_again_are_each_followed_and_not_all_remembere
         assert [view.status for view in evaluate(sla, state, policy, later)] == ["met", "breached", "running"]
         assert due_alerts(sla, state, policy, later) == due_alerts(sla, state, POLICY, later)
     assert len(policies._WORKED_OUT) <= policies._WORKED_OUT_KEPT
+
+
+def test_escalations_declared_out_of_time_order_are_judged_in_time_order() -> None:
+    """A period's thresholds are walked in time order and the walk stops at the first not reached:
+    a policy may declare its escalation steps in any order, and each is still raised when due."""
+    text = (Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text()
+    shuffled = parse_policy(
+        text.replace(
+            'escalation = [{ level = 1, notify = "floor_supervisor", after = "0s" }]',
+            'escalation = [{ level = 3, notify = "branch_company", after = "2h" }, '
+            '{ level = 1, notify = "floor_supervisor", after = "0s" }, '
+            '{ level = 2, notify = "store_manager", after = "1h" }]',
+            1,  # the assignment clock's
+        )
+    )
+    state, sla = fold(received("C-11"), policy=shuffled)
+    deadline = T0 + minutes(30)
+
+    thresholds = Judge(sla, state, shuffled, None).thresholds(shuffled.clock("assignment"), sla.clocks["assignment"], 0)
+    assert [(t.kind, t.level, t.at) for t in thresholds] == [
+        ("at_risk", 0, T0 + minutes(24)),
+        ("breached", 0, deadline),
+        ("escalated", 1, deadline),
+        ("escalated", 2, deadline + timedelta(hours=1)),
+        ("escalated", 3, deadline + timedelta(hours=2)),
+    ]
+    later = deadline + minutes(90)
+    assignment = {(a.kind, a.level) for a in due_alerts(sla, state, shuffled, later) if a.clock == "assignment"}
+    assert assignment == {("at_risk", 0), ("breached", 0), ("escalated", 1), ("escalated", 2)}
+    assert {view.name: view.escalation_level for view in evaluate(sla, state, shuffled, later)}["assignment"] == 2
+    assert next_due_at(sla, state, shuffled, later) == deadline + timedelta(hours=2)
