@@ -18,6 +18,7 @@ from benchmarks.harness import log_time
 from benchmarks.live import medians_by_slice
 from benchmarks.profile import summarise
 from benchmarks.replay import Replayed
+from benchmarks.replay import fold_per_second as replay_fold_per_second
 from benchmarks.replay import rows as replay_rows
 from benchmarks.report import (
     HEADERS,
@@ -32,6 +33,8 @@ from benchmarks.report import (
 from benchmarks.runner import FULL, QUICK
 from benchmarks.streams import ASSIGNMENT_BUDGET, due_soon, final_versions, retimed
 from benchmarks.throughput import Spent, cpu_rows
+from services.rules import load_rulebook
+from services.settings import Settings
 from services.simulate import CST
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=CST)
@@ -262,3 +265,12 @@ def test_the_profile_counts_every_sample_even_where_a_frame_name_holds_a_line_br
     assert total == 10
     assert running["our code (events/, projections/, services/)"] == 7 and running["waiting for I/O (selectors)"] == 1
     assert inside["the complaint agent (decode, fold, settle, publish)"] == 7
+
+
+def test_the_fold_figure_as_replay_runs_the_collector_leaves_nothing_frozen() -> None:
+    backlog = core.messages(12, T0 + timedelta(days=30))
+    rules = load_rulebook(Settings())
+
+    assert replay_fold_per_second(backlog, rules, as_replay=True) > 0
+    assert gc.get_freeze_count() == 0, "everything frozen for the run is under collection again"
+    assert replay_fold_per_second(backlog, rules) > 0
