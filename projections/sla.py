@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import NamedTuple
 
-from projections.clocks import Alert, ClockRecord, ClockView, SlaState, Status, WorkingDays
+from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
 from projections.evolve import evolve
 from projections.policy import ClockPolicy, Policy, worked_out
@@ -194,8 +194,8 @@ class Judge:
 
 
 def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge, level: int) -> ClockView:
-    at_risk, breached, *_ = judge.thresholds(clock, record, len(record.periods) - 1)
-    deadline, current = breached.at, record.periods[-1]
+    thresholds = judge.thresholds(clock, record, len(record.periods) - 1)
+    at_risk, deadline, current = thresholds[0], thresholds[1].at, record.periods[-1]
     if record.stopped_at is not None:
         remaining = (deadline - (current.ended_at or record.stopped_at)).total_seconds()
         status: Status = "met" if remaining >= 0 else "breached"
@@ -222,17 +222,26 @@ def _thresholds(
     calendar: WorkingDays | None,
 ) -> list[_Threshold]:
     period = record.periods[index]
-    deadline = _deadline(clock, record, index, complaint, calendar)
+    budget = clock.budget_for(complaint.claim_amount, complaint.category, restarted=index > 0)
     begun = period.started_at + _span(period.paused_seconds)  # where its running time starts, pauses left out
-    warning_at = begun + (deadline - begun) * plan.ratio
-    return [
-        _Threshold("at_risk", 0, warning_at, deadline, None, plan.at_risk),
-        _Threshold("breached", 0, deadline, deadline, None, plan.breached),
-        *[
-            _Threshold("escalated", level, deadline + after, deadline, notify, suffix)
-            for level, after, notify, suffix in plan.escalations
-        ],
+    if clock.calendar == "working_days":
+        deadline = _working_deadline(clock, period, budget, calendar)
+        warning_at = begun + (deadline - begun) * plan.ratio
+    else:  # deadline - begun is the budget, to the microsecond: its warning share is the same at every step
+        deadline = begun + _span(budget)
+        warning_at = begun + _share(budget, plan.ratio)
+    thresholds = [
+        _new(_Threshold, ("at_risk", 0, warning_at, deadline, None, plan.at_risk)),
+        _new(_Threshold, ("breached", 0, deadline, deadline, None, plan.breached)),
     ]
+    for level, after, notify, suffix in plan.escalations:
+        thresholds.append(_new(_Threshold, ("escalated", level, deadline + after, deadline, notify, suffix)))
+    return thresholds
+
+
+_new = tuple.__new__
+"""Builds a `_Threshold` from its fields in order, without the Python-level `__new__` of a named
+tuple: half the cost, and five of them per clock period at every step."""
 
 
 def _plans(policy: Policy) -> dict[int, _Plan]:
@@ -258,18 +267,17 @@ def _span(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _deadline(
-    clock: ClockPolicy, record: ClockRecord, index: int, complaint: ComplaintState, calendar: WorkingDays | None
-) -> datetime:
-    period = record.periods[index]
-    budget = clock.budget_for(complaint.claim_amount, complaint.category, restarted=index > 0)
-    if clock.calendar == "working_days":
-        if calendar is None:
-            raise ValueError(f"clock {clock.name} counts working days: pass the working-day calendar")
-        base = calendar.add_working_days(period.started_at, round(budget / 86400))
-    else:
-        base = period.started_at + _span(budget)
-    return base + _span(period.paused_seconds)
+@lru_cache(maxsize=256)
+def _share(budget: float, ratio: float) -> timedelta:
+    """The running time a budget's warning ratio allows (a `timedelta` times a float is the slowest
+    part of a threshold)."""
+    return _span(budget) * ratio
+
+
+def _working_deadline(clock: ClockPolicy, period: Period, budget: float, calendar: WorkingDays | None) -> datetime:
+    if calendar is None:
+        raise ValueError(f"clock {clock.name} counts working days: pass the working-day calendar")
+    return calendar.add_working_days(period.started_at, round(budget / 86400)) + _span(period.paused_seconds)
 
 
 def _clock_alert(complaint: ComplaintState, clock: ClockPolicy, threshold: _Threshold) -> Alert:
