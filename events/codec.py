@@ -54,11 +54,22 @@ def fingerprint(event: ComplaintEvent) -> str:
 
     Stored with every accepted event (a case's `applied`), so it must never change: it is the
     digest of `encode_event`'s bytes, which orjson writes here straight from the models' fields
-    (a third of the cost of going through pydantic's serializer first, measured on the fold)."""
-    return hashlib.blake2b(orjson.dumps(event, default=_canonical, option=_CANONICAL), digest_size=8).hexdigest()
+    (a third of the cost of going through pydantic's serializer first, measured on the fold).
+    orjson writes `occurred_at` itself, as `isoformat()` does, when its offset is whole minutes
+    (every timestamp from the wire: the contract's offsets are `Z` or `±HH:MM`); `isoformat()`
+    writes the seconds of another offset, which orjson rounds away, so those take `_canonical`."""
+    option = _CANONICAL if _offset_in_minutes(event.occurred_at) else _CANONICAL_DATETIMES
+    return hashlib.blake2b(orjson.dumps(event, default=_canonical, option=option), digest_size=8).hexdigest()
 
 
-_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+_CANONICAL = orjson.OPT_SORT_KEYS
+_CANONICAL_DATETIMES = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+"""Datetimes through `_canonical` (`isoformat()`), for an offset orjson would not write as it does."""
+
+
+def _offset_in_minutes(moment: datetime) -> bool:
+    offset = moment.utcoffset()
+    return offset is not None and offset.seconds % 60 == 0 and offset.microseconds == 0
 
 
 def _canonical(value: object) -> object:

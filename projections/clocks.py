@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from events.models import ComplaintEvent
 from projections.complaint import ComplaintState
 from projections.evolve import evolve
-from projections.policy import ClockPolicy, Policy, Trigger
+from projections.policy import ClockPolicy, Policy, Trigger, worked_out
 
 Status = Literal["running", "at_risk", "paused", "met", "breached"]
 AlertKind = Literal["at_risk", "breached", "escalated", "personal_injury", "major_claim", "buck_passing", "retracted"]
@@ -81,8 +81,9 @@ class Alert(BaseModel):
 
 
 def opened(policy: Policy) -> SlaState:
-    """A new complaint is judged by the policy in force when it was received, for good."""
-    return SlaState(policy_version=policy.version)
+    """A new complaint is judged by the policy in force when it was received, for good. (The empty
+    collections are given: pydantic deep-copies a mutable default, at twice the cost of the model.)"""
+    return SlaState(policy_version=policy.version, clocks={}, notices={}, raised={})
 
 
 def track(sla: SlaState, event: ComplaintEvent, complaint: ComplaintState, policy: Policy) -> SlaState:
@@ -108,57 +109,61 @@ def track(sla: SlaState, event: ComplaintEvent, complaint: ComplaintState, polic
     return evolve(sla, clocks=clocks, notices=notices)
 
 
+_When = Literal[True] | tuple[Trigger, ...]
+"""Whether an event of one type moves a clock one way: `True` when a trigger names that type with no
+condition on its data (every such event does), else the triggers whose conditions it must meet (an
+empty tuple: none ever does). Worked out once per policy, so the fold looks at an event's data only
+where a condition asks it to."""
+
+
 class _Concern(NamedTuple):
     """A clock's triggers of one event type, by what they do to it."""
 
     clock: ClockPolicy
-    start: tuple[Trigger, ...]
-    stop: tuple[Trigger, ...]
-    restart: tuple[Trigger, ...]
-    pause: tuple[Trigger, ...]
-    resume: tuple[Trigger, ...]
-
-
-_CONCERNS: dict[int, tuple[Policy, dict[str, list[_Concern]]]] = {}
-_CONCERNS_KEPT = 16
-"""A worker holds a handful of policies for good, but a process that loads its rule book per
-request (a replay served over HTTP) brings new `Policy` objects each time: keep the latest few."""
+    start: _When
+    stop: _When
+    restart: _When
+    pause: _When
+    resume: _When
 
 
 def _concerns(policy: Policy) -> dict[str, list[_Concern]]:
     """event type → each clock (in policy order) with a trigger of that type, and those triggers:
     an event no trigger of a clock names cannot start, stop, pause, resume or restart it, and
-    `track` looks at no other. Worked out once per policy object; the policy is kept with its
-    entry, so the entry's `id` is never another policy's."""
-    known = _CONCERNS.get(id(policy))
-    if known is not None and known[0] is policy:
-        return known[1]
+    `track` looks at no other. Worked out once per policy object (`worked_out`)."""
+    return worked_out(policy, _concerns_of)
+
+
+def _concerns_of(policy: Policy) -> dict[str, list[_Concern]]:
     concerns: dict[str, list[_Concern]] = {}
     for clock in policy.clocks:
         actions = (clock.start, clock.stop, clock.restart, clock.pause, clock.resume)
         for kind in dict.fromkeys(trigger.event for triggers in actions for trigger in triggers):
-            of_kind = (tuple(trigger for trigger in triggers if trigger.event == kind) for triggers in actions)
+            of_kind = (_when(tuple(trigger for trigger in triggers if trigger.event == kind)) for triggers in actions)
             concerns.setdefault(kind, []).append(_Concern(clock, *of_kind))
-    if len(_CONCERNS) >= _CONCERNS_KEPT:
-        del _CONCERNS[next(iter(_CONCERNS))]  # the oldest
-    _CONCERNS[id(policy)] = (policy, concerns)
     return concerns
+
+
+def _when(triggers: tuple[Trigger, ...]) -> _When:
+    """`triggers` (all of one event type) as a `_When`."""
+    return True if any(not trigger.where for trigger in triggers) else triggers
 
 
 def _step(concern: _Concern, record: ClockRecord | None, event: ComplaintEvent) -> ClockRecord | None:
     at = event.occurred_at
     if record is None:
-        return ClockRecord(periods=(Period(started_at=at),)) if _any(concern.start, event) else None
+        return ClockRecord(periods=(Period(started_at=at),)) if _met(concern.start, event) else None
     if record.stopped_at is not None:
         return record
     current = record.periods[-1]
-    if _any(concern.stop, event):
+    if _met(concern.stop, event):
         return ClockRecord(periods=(*record.periods[:-1], _ended(current, at)), stopped_at=at)
-    if _any(concern.restart, event):
+    if _met(concern.restart, event):
         return ClockRecord(periods=(*record.periods[:-1], _ended(current, at), Period(started_at=at)))
-    if _any(concern.pause, event) and current.paused_at is None:
-        return ClockRecord(periods=(*record.periods[:-1], evolve(current, paused_at=at)))
-    if _any(concern.resume, event) and current.paused_at is not None:
+    if current.paused_at is None:
+        if _met(concern.pause, event):
+            return ClockRecord(periods=(*record.periods[:-1], evolve(current, paused_at=at)))
+    elif _met(concern.resume, event):
         return ClockRecord(periods=(*record.periods[:-1], _resumed(current, at)))
     return record
 
@@ -175,8 +180,10 @@ def _resumed(period: Period, at: datetime) -> Period:
     return evolve(period, paused_at=None, paused_seconds=period.paused_seconds + paused)
 
 
-def _any(triggers: tuple[Trigger, ...], event: ComplaintEvent) -> bool:
-    return any(trigger.matches(event) for trigger in triggers)
+def _met(when: _When, event: ComplaintEvent) -> bool:
+    if when is True:
+        return True
+    return any(trigger.matches(event) for trigger in when)
 
 
 def _notices(complaint: ComplaintState, policy: Policy) -> list[str]:

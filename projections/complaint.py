@@ -17,9 +17,9 @@ no I/O: the same events always give the same state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from functools import singledispatch
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -166,18 +166,35 @@ def _opened(event: Received, digest: str) -> ComplaintState:
     )
 
 
-@singledispatch
+Rule = TypeVar("Rule", bound=Callable[..., dict[str, Any]])
+_RULES: dict[type, Callable[[Any, ComplaintState], dict[str, Any]]] = {}
+"""event class → its transition rule: looked up by the event's exact class (the contract's event
+classes have no subclasses), which costs a dict lookup where `singledispatch` cost ~0.8 µs a call."""
+
+
+def _rule_for(kind: type) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        _RULES[kind] = rule
+        return rule
+
+    return register
+
+
 def _transition(event: ComplaintEvent, state: ComplaintState) -> dict[str, Any]:
-    raise NotImplementedError(f"no transition rule for {type(event).__name__}")  # pragma: no cover
+    """The fields `event` changes in `state` (the rule of its type), or `ImpossibleTransition`."""
+    rule = _RULES.get(type(event))
+    if rule is None:  # pragma: no cover - every event type of the contract has a rule
+        raise NotImplementedError(f"no transition rule for {type(event).__name__}")
+    return rule(event, state)
 
 
-@_transition.register
+@_rule_for(Received)
 def _(event: Received, state: ComplaintState) -> dict[str, Any]:
     _require(False, state, event, f"it was already received (stage {state.stage})")
     return {}  # pragma: no cover
 
 
-@_transition.register
+@_rule_for(Assigned)
 def _(event: Assigned, state: ComplaintState) -> dict[str, Any]:
     department = event.data.department
     moved = department != state.department
@@ -191,7 +208,7 @@ def _(event: Assigned, state: ComplaintState) -> dict[str, Any]:
     }
 
 
-@_transition.register
+@_rule_for(Inspected)
 def _(event: Inspected, state: ComplaintState) -> dict[str, Any]:
     _require(state.stage != "received", state, event, "nobody is assigned yet (stage received)")
     _require(state.stage != "paid", state, event, "it is already paid")
@@ -203,7 +220,7 @@ def _(event: Inspected, state: ComplaintState) -> dict[str, Any]:
     return {"stage": "inspecting"}
 
 
-@_transition.register
+@_rule_for(Ruled)
 def _(event: Ruled, state: ComplaintState) -> dict[str, Any]:
     _require(state.stage != "received", state, event, "nobody is assigned yet (stage received)")
     _require(state.stage != "paid", state, event, "it is already paid (reopen it with an unsatisfied follow-up)")
@@ -211,7 +228,7 @@ def _(event: Ruled, state: ComplaintState) -> dict[str, Any]:
     return {"stage": "ruled", "ruling": event.data}
 
 
-@_transition.register
+@_rule_for(Paid)
 def _(event: Paid, state: ComplaintState) -> dict[str, Any]:
     _require(state.stage in ("ruled", "paid"), state, event, f"there is no ruling yet (stage {state.stage})")
     assert state.ruling is not None  # stage ruled/paid implies a ruling
@@ -222,7 +239,7 @@ def _(event: Paid, state: ComplaintState) -> dict[str, Any]:
     return changes
 
 
-@_transition.register
+@_rule_for(Amended)
 def _(event: Amended, state: ComplaintState) -> dict[str, Any]:
     _require(
         state.stage not in ("paid", "closed"),
@@ -233,12 +250,12 @@ def _(event: Amended, state: ComplaintState) -> dict[str, Any]:
     return {"claim_amount": event.data.claim_amount}
 
 
-@_transition.register
+@_rule_for(PolicyAdopted)
 def _(event: PolicyAdopted, state: ComplaintState) -> dict[str, Any]:
     return {}  # the SLA side (projections/case.py) repins the policy; the complaint itself is unchanged
 
 
-@_transition.register
+@_rule_for(Repaid)
 def _(event: Repaid, state: ComplaintState) -> dict[str, Any]:
     _require(
         event.data.amount <= state.owed_to_mall,
@@ -250,7 +267,7 @@ def _(event: Repaid, state: ComplaintState) -> dict[str, Any]:
     return {"repaid_by_merchant": state.repaid_by_merchant + event.data.amount}
 
 
-@_transition.register
+@_rule_for(FollowedUp)
 def _(event: FollowedUp, state: ComplaintState) -> dict[str, Any]:
     settled = state.stage == "paid" or (state.stage == "ruled" and not needs_payment(state.ruling))
     _require(settled, state, event, f"it is not settled yet (stage {state.stage})")

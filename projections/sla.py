@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
 from projections.evolve import evolve
-from projections.policy import ClockPolicy, Policy
+from projections.policy import ClockPolicy, Policy, worked_out
 
 
 class _Threshold(NamedTuple):  # a tuple: several per clock period, built at every step
@@ -25,6 +25,20 @@ class _Threshold(NamedTuple):  # a tuple: several per clock period, built at eve
     at: datetime
     deadline: datetime
     notify: str | None = None
+    suffix: str = ""
+    """`:{clock}:{kind}:{level}`: what follows the complaint id in the alert's id."""
+
+
+class _Plan(NamedTuple):
+    """A clock's thresholds as its policy sets them, worked out once per policy (`worked_out`):
+    its warning ratio, the id suffix of its at-risk and breached alerts, and its escalation steps
+    as (level, after the deadline, who is told, id suffix), in time order. So a period's
+    thresholds come out in time order too: at risk, breached (at or after it), then escalations."""
+
+    ratio: float
+    at_risk: str
+    breached: str
+    escalations: tuple[tuple[int, timedelta, str, str], ...]
 
 
 Due = dict[str, tuple[datetime, Callable[[], Alert]]]
@@ -89,89 +103,99 @@ def record_raised(sla: SlaState, new: list[Alert], retracted: list[Alert]) -> Sl
 
 class Judge:
     """A complaint's clocks under its policy, each period's thresholds computed once: one judge
-    serves a whole step (settle, views, next due instant). Raising alerts changes nothing it
-    computes, so it stays valid after `record_raised`."""
+    serves a whole step (settle, views, next due instant), and one walk of the thresholds at an
+    instant gives all three. Raising alerts changes nothing it computes, so it stays valid after
+    `record_raised`."""
 
     def __init__(self, sla: SlaState, complaint: ComplaintState, policy: Policy, calendar: WorkingDays | None) -> None:
         self.sla, self.complaint, self.policy, self.calendar = sla, complaint, policy, calendar
+        self._plans = worked_out(policy, _plans)
+        self._started = [(clock, sla.clocks[clock.name]) for clock in policy.clocks if clock.name in sla.clocks]
         self._thresholds: dict[tuple[str, int], list[_Threshold]] = {}
-        self._judged: tuple[datetime, Due, dict[str, int]] | None = None
+        self._judged: tuple[datetime, Due, dict[str, int], datetime | None] | None = None
 
     def started(self) -> list[tuple[ClockPolicy, ClockRecord]]:
-        return [(clock, self.sla.clocks[clock.name]) for clock in self.policy.clocks if clock.name in self.sla.clocks]
+        return self._started
 
     def thresholds(self, clock: ClockPolicy, record: ClockRecord, index: int) -> list[_Threshold]:
+        """A period's thresholds, in time order (the first two: at risk, breached)."""
         key = (clock.name, index)
-        if key not in self._thresholds:
-            self._thresholds[key] = _thresholds(clock, record, index, self.complaint, self.calendar, self.policy)
-        return self._thresholds[key]
+        known = self._thresholds.get(key)
+        if known is None:
+            plan = self._plans.get(id(clock)) or _plan(clock, self.policy)
+            known = self._thresholds[key] = _thresholds(clock, plan, record, index, self.complaint, self.calendar)
+        return known
 
     def view(self, clock: ClockPolicy, record: ClockRecord, now: datetime) -> ClockView:
         return _view(clock, record, now, self, self._judge(now)[1].get(clock.name, 0))
 
     def views(self, now: datetime) -> list[ClockView]:
-        return [self.view(clock, record, now) for clock, record in self.started()]
+        return [self.view(clock, record, now) for clock, record in self._started]
 
     def settle(self, now: datetime) -> tuple[list[Alert], list[Alert]]:
         due = self.due(now)
-        ordered = sorted(due.items(), key=lambda item: (item[1][0], item[0]))
-        new = [make() for alert_id, (_, make) in ordered if alert_id not in self.sla.raised]
-        retracted = [
-            _retraction(alert_id, at) for alert_id, at in sorted(self.sla.raised.items()) if alert_id not in due
-        ]
+        raised = self.sla.raised
+        fresh = sorted((at, alert_id, make) for alert_id, (at, make) in due.items() if alert_id not in raised)
+        new = [make() for _, _, make in fresh]  # by (due_at, alert_id): ids are unique, so `make` is never compared
+        retracted = [_retraction(alert_id, at) for alert_id, at in sorted(raised.items()) if alert_id not in due]
         return new, retracted
 
     def next_due_at(self, now: datetime) -> datetime | None:
         """The first instant after `now` at which something falls due: a threshold a period will
         still reach (running, or stopped or paused later than it: an event can be dated up to the
         allowed clock skew ahead of the wall clock), or a notice dated after `now`."""
-        upcoming = [at for at in self.sla.notices.values() if at > now]
-        for clock, record in self.started():
-            for index, period in enumerate(record.periods):
-                frozen = period.ended_at or period.paused_at
-                if frozen is not None and frozen <= now:
-                    continue  # ran its course before now: nothing of it can still fall due
-                upcoming += [
-                    t.at
-                    for t in self.thresholds(clock, record, index)
-                    if t.at > now and (frozen is None or t.at < frozen)
-                ]
-        return min(upcoming, default=None)
+        return self._judge(now)[2]
 
     def due(self, now: datetime) -> Due:
         """alert_id → (due_at, how to build the alert) for every alert due at `now`."""
         return self._judge(now)[0]
 
-    def _judge(self, now: datetime) -> tuple[Due, dict[str, int]]:
-        """Every threshold reached by `now`, once for a step's settle and views: the alerts due,
-        and each clock's escalation level (the highest `escalated` threshold reached)."""
+    def _judge(self, now: datetime) -> tuple[Due, dict[str, int], datetime | None]:
+        """Every threshold reached by `now`, once for a step's settle, views and next due instant:
+        the alerts due, each clock's escalation level (the highest `escalated` threshold reached),
+        and the first instant after `now` something falls due. A period's thresholds are in time
+        order and reached up to an instant, so the walk of a period stops at the first one not
+        reached: the next one it will reach, if it still runs then."""
         if self._judged is not None and self._judged[0] == now:
-            return self._judged[1], self._judged[2]
+            return self._judged[1], self._judged[2], self._judged[3]
         due: Due = {}
         levels: dict[str, int] = {}
+        upcoming: datetime | None = None
         complaint_id = self.complaint.complaint_id
-        for clock, record in self.started():
-            for index, period in enumerate(record.periods):
-                cut, inclusive = _reach(period, now)
-                for threshold in self.thresholds(clock, record, index):
-                    if threshold.at <= cut if inclusive else threshold.at < cut:
-                        alert_id = f"{complaint_id}:{clock.name}:{threshold.kind}:{threshold.level}"
-                        if alert_id not in due or threshold.at < due[alert_id][0]:
-                            due[alert_id] = (threshold.at, partial(_clock_alert, self.complaint, clock, threshold))
-                        if threshold.kind == "escalated" and threshold.level > levels.get(clock.name, 0):
-                            levels[clock.name] = threshold.level
         for kind, at in self.sla.notices.items():
             if at <= now:
                 alert_id = f"{complaint_id}:-:{kind}:0"
                 if alert_id not in due or at < due[alert_id][0]:
                     due[alert_id] = (at, partial(_notice, self.complaint, self.policy, kind, at))
-        self._judged = (now, due, levels)
-        return due, levels
+            elif upcoming is None or at < upcoming:
+                upcoming = at
+        for clock, record in self._started:
+            for index, period in enumerate(record.periods):
+                # How far its running time reached by `now`: a running period reaches an instant at
+                # that very instant (a deadline that is now is breached); one that ended or paused
+                # reached only what it ran past: settling exactly at the deadline meets it, as the
+                # clock's status says (`met` when no time is left over, `breached` only beyond).
+                frozen = period.ended_at or period.paused_at
+                running = frozen is None or frozen > now
+                cut = now if frozen is None or running else frozen
+                for threshold in self.thresholds(clock, record, index):
+                    at = threshold.at
+                    if not (at <= cut if running else at < cut):
+                        if running and (frozen is None or at < frozen) and (upcoming is None or at < upcoming):
+                            upcoming = at
+                        break
+                    alert_id = complaint_id + threshold.suffix
+                    if alert_id not in due or at < due[alert_id][0]:
+                        due[alert_id] = (at, partial(_clock_alert, self.complaint, clock, threshold))
+                    if threshold.kind == "escalated" and threshold.level > levels.get(clock.name, 0):
+                        levels[clock.name] = threshold.level
+        self._judged = (now, due, levels, upcoming)
+        return due, levels, upcoming
 
 
 def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge, level: int) -> ClockView:
-    at_risk, breached, *_ = judge.thresholds(clock, record, len(record.periods) - 1)
-    deadline, current = breached.at, record.periods[-1]
+    thresholds = judge.thresholds(clock, record, len(record.periods) - 1)
+    at_risk, deadline, current = thresholds[0], thresholds[1].at, record.periods[-1]
     if record.stopped_at is not None:
         remaining = (deadline - (current.ended_at or record.stopped_at)).total_seconds()
         status: Status = "met" if remaining >= 0 else "breached"
@@ -191,58 +215,69 @@ def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge, 
 
 def _thresholds(
     clock: ClockPolicy,
+    plan: _Plan,
     record: ClockRecord,
     index: int,
     complaint: ComplaintState,
     calendar: WorkingDays | None,
-    policy: Policy,
 ) -> list[_Threshold]:
     period = record.periods[index]
-    deadline = _deadline(clock, record, index, complaint, calendar)
-    ratio = clock.warning_ratio or policy.warning_ratio
-    warning_at = (
-        period.started_at
-        + timedelta(seconds=period.paused_seconds)
-        + (deadline - period.started_at - timedelta(seconds=period.paused_seconds)) * ratio
-    )
-    return [
-        _Threshold("at_risk", 0, warning_at, deadline),
-        _Threshold("breached", 0, deadline, deadline),
-        *_escalations(clock, deadline),
-    ]
-
-
-def _escalations(clock: ClockPolicy, deadline: datetime) -> list[_Threshold]:
-    return [
-        _Threshold("escalated", step.level, deadline + timedelta(seconds=step.after), deadline, step.notify)
-        for step in clock.escalation
-    ]
-
-
-def _deadline(
-    clock: ClockPolicy, record: ClockRecord, index: int, complaint: ComplaintState, calendar: WorkingDays | None
-) -> datetime:
-    period = record.periods[index]
     budget = clock.budget_for(complaint.claim_amount, complaint.category, restarted=index > 0)
+    begun = period.started_at + _span(period.paused_seconds)  # where its running time starts, pauses left out
     if clock.calendar == "working_days":
-        if calendar is None:
-            raise ValueError(f"clock {clock.name} counts working days: pass the working-day calendar")
-        base = calendar.add_working_days(period.started_at, round(budget / 86400))
-    else:
-        base = period.started_at + timedelta(seconds=budget)
-    return base + timedelta(seconds=period.paused_seconds)
+        deadline = _working_deadline(clock, period, budget, calendar)
+        warning_at = begun + (deadline - begun) * plan.ratio
+    else:  # deadline - begun is the budget, to the microsecond: its warning share is the same at every step
+        deadline = begun + _span(budget)
+        warning_at = begun + _share(budget, plan.ratio)
+    thresholds = [
+        _new(_Threshold, ("at_risk", 0, warning_at, deadline, None, plan.at_risk)),
+        _new(_Threshold, ("breached", 0, deadline, deadline, None, plan.breached)),
+    ]
+    for level, after, notify, suffix in plan.escalations:
+        thresholds.append(_new(_Threshold, ("escalated", level, deadline + after, deadline, notify, suffix)))
+    return thresholds
 
 
-def _reach(period: Period, now: datetime) -> tuple[datetime, bool]:
-    """How far a period's running time reached by `now`, as (cut, inclusive): an instant `at` is
-    reached if `at <= cut` when inclusive, `at < cut` otherwise. A running period reaches `at` at
-    that very instant (a deadline that is now is breached); a period that ended or paused reaches
-    it only if it ran past it: settling exactly at the deadline meets it, as the clock's status
-    says (`met` when no time is left over, `breached` only beyond)."""
-    frozen = period.ended_at or period.paused_at
-    if frozen is not None and frozen <= now:
-        return frozen, False
-    return now, True
+_new = tuple.__new__
+"""Builds a `_Threshold` from its fields in order, without the Python-level `__new__` of a named
+tuple: half the cost, and five of them per clock period at every step."""
+
+
+def _plans(policy: Policy) -> dict[int, _Plan]:
+    """id of each of the policy's clocks → its `_Plan` (the policy, kept with them, keeps the ids theirs)."""
+    return {id(clock): _plan(clock, policy) for clock in policy.clocks}
+
+
+def _plan(clock: ClockPolicy, policy: Policy) -> _Plan:
+    steps = sorted(clock.escalation, key=lambda step: step.after)  # stable: equal delays keep their order
+    return _Plan(
+        ratio=clock.warning_ratio or policy.warning_ratio,
+        at_risk=f":{clock.name}:at_risk:0",
+        breached=f":{clock.name}:breached:0",
+        escalations=tuple(
+            (step.level, _span(step.after), step.notify, f":{clock.name}:escalated:{step.level}") for step in steps
+        ),
+    )
+
+
+@lru_cache(maxsize=256)
+def _span(seconds: float) -> timedelta:
+    """`timedelta(seconds=seconds)`, for the few values that recur at every step (budgets, no pause)."""
+    return timedelta(seconds=seconds)
+
+
+@lru_cache(maxsize=256)
+def _share(budget: float, ratio: float) -> timedelta:
+    """The running time a budget's warning ratio allows (a `timedelta` times a float is the slowest
+    part of a threshold)."""
+    return _span(budget) * ratio
+
+
+def _working_deadline(clock: ClockPolicy, period: Period, budget: float, calendar: WorkingDays | None) -> datetime:
+    if calendar is None:
+        raise ValueError(f"clock {clock.name} counts working days: pass the working-day calendar")
+    return calendar.add_working_days(period.started_at, round(budget / 86400)) + _span(period.paused_seconds)
 
 
 def _clock_alert(complaint: ComplaintState, clock: ClockPolicy, threshold: _Threshold) -> Alert:

@@ -250,7 +250,7 @@ class History:
         entry: LoggedEvent | None = None,
         event: ComplaintEvent | None = None,
         before: Case | None = None,
-    ) -> list[ClockView]:
+    ) -> cases.Assessment:
         assessment = cases.assess(tracked.case, self.rules, now)
         settled = assessment.settled
         tracked.case, tracked.settled_at = settled.case, max(tracked.settled_at, now)
@@ -270,7 +270,7 @@ class History:
                     state=cases.to_record(settled.case, self.rules, now, assessment.views),
                 )
             )
-        return assessment.views
+        return assessment  # its clocks' views are worked out only if read (`final`)
 
     def _note(self, entry: LoggedEvent, fed: Fed) -> None:
         """A step for the watched complaint that changed nothing (a repeat, a rejection, left out)."""
@@ -299,7 +299,7 @@ class History:
         if tracked.final is None:
             clock = self.horizon(complaint_id).clock
             self._advance(tracked, clock)
-            tracked.final = self._settle(tracked, clock)
+            tracked.final = self._settle(tracked, clock).views
         return tracked.case, tracked.final
 
     def record(self, complaint_id: str) -> dict[str, Any]:

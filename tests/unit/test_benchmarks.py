@@ -18,6 +18,7 @@ from benchmarks.harness import log_time
 from benchmarks.live import medians_by_slice
 from benchmarks.profile import summarise
 from benchmarks.replay import Replayed
+from benchmarks.replay import fold_per_second as replay_fold_per_second
 from benchmarks.replay import rows as replay_rows
 from benchmarks.report import (
     HEADERS,
@@ -32,6 +33,8 @@ from benchmarks.report import (
 from benchmarks.runner import FULL, QUICK
 from benchmarks.streams import ASSIGNMENT_BUDGET, due_soon, final_versions, retimed
 from benchmarks.throughput import Spent, cpu_rows
+from services.rules import load_rulebook
+from services.settings import Settings
 from services.simulate import CST
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=CST)
@@ -274,3 +277,12 @@ def test_the_steady_p99_leaves_out_what_the_first_second_of_events_caused() -> N
     assert worker.after(4) == [6.0, 7.0, 8.0]
     assert steady.value == pytest.approx(percentile([6.0, 7.0, 8.0], 99))
     assert steady.baseline == 10.0
+
+
+def test_the_fold_figure_as_replay_runs_the_collector_leaves_nothing_frozen() -> None:
+    backlog = core.messages(12, T0 + timedelta(days=30))
+    rules = load_rulebook(Settings())
+
+    assert replay_fold_per_second(backlog, rules, as_replay=True) > 0
+    assert gc.get_freeze_count() == 0, "everything frozen for the run is under collection again"
+    assert replay_fold_per_second(backlog, rules) > 0

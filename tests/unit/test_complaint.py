@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal, get_args
 
 import pytest
 from conftest import amended, assigned, at, decode, fold, followed_up, inspected, paid, received, repaid, ruled
 
 from events.errors import ConflictingDuplicate, ImpossibleTransition, Rejection, UnknownComplaint
+from events.models import EVENT_TYPES, ComplaintEvent
+from projections import complaint as complaint_module
 from projections.complaint import accept, dump_state, load_state, mask_phone, replay, to_record
 
 
@@ -528,3 +531,12 @@ def test_a_merchant_cannot_repay_more_than_the_mall_advanced():
 
 def test_other_events_are_still_refused_once_closed():
     rejected(advanced(), assigned(minute=5000))
+
+
+def test_every_event_type_of_the_contract_has_exactly_one_transition_rule() -> None:
+    """Transitions are looked up by the event's exact class: a type without a rule would only fail
+    when its first event arrives."""
+    union = get_args(get_args(ComplaintEvent)[0])
+
+    assert set(complaint_module._RULES) == set(union)
+    assert {cls.model_fields["type"].annotation for cls in union} == {Literal[kind] for kind in EVENT_TYPES}

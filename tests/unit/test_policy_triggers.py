@@ -3,10 +3,12 @@ value whatever their written form, booleans and words exactly, a list as any of 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import decode, inspected, paid, ruled
 
-from projections.policy import Trigger
+from projections.policy import Policy, Trigger, parse_policy, worked_out
 
 
 @pytest.mark.parametrize(("written", "matches"), [("0", True), ("0.00", True), ("0.5", False), ("10", False)])
@@ -36,3 +38,21 @@ def test_another_event_type_or_a_field_the_data_lacks_never_matches() -> None:
     assert not Trigger(event="paid", where={"payer": "merchant"}).matches(decode(ruled()))
     assert not Trigger(event="paid", where={"decision": "refund"}).matches(decode(paid()))
     assert Trigger(event="paid", where={"payer": "mall_advance"}).matches(decode(paid(payer="mall_advance")))
+
+
+def test_what_is_worked_out_from_a_policy_is_worked_out_once_per_policy_object() -> None:
+    """The fold and the SLA judgement derive indexes and plans from a policy once, not per event;
+    an equal policy loaded again is another object and gets its own."""
+    text = (Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text()
+    first, again = parse_policy(text), parse_policy(text)
+    calls: list[str] = []
+
+    def derive(policy: Policy) -> object:
+        calls.append(policy.version)
+        return object()
+
+    derived = worked_out(first, derive)
+
+    assert worked_out(first, derive) is derived
+    assert worked_out(again, derive) is not derived
+    assert calls == [first.version, again.version]

@@ -224,3 +224,20 @@ def test_an_export_line_reads_back_as_the_same_log_entry() -> None:
 def test_a_bad_export_line_is_named_with_its_file_and_line(line: bytes, problem: str) -> None:
     with pytest.raises(ExportFileError, match=rf"events\.jsonl:7: .*{problem}"):
         parse_line(line, where="events.jsonl:7")
+
+
+def test_an_assessment_works_out_its_clocks_views_only_when_they_are_read() -> None:
+    """Replay settles after every event but reads the clocks only at its horizon: `assess` leaves
+    them to the first read, which gives what `clocks` gives, and the same list on a second read."""
+    case = None
+    for raw in lifecycle()[:3]:
+        case = cases.accept_event(case, decode_keyed_event(raw["complaint_id"].encode(), orjson.dumps(raw)), RULES)
+    assert case is not None
+    now = T0 + timedelta(hours=5)
+
+    assessment = cases.assess(case, RULES, now)
+
+    assert assessment._views is None
+    assert assessment.views == cases.clocks(assessment.settled.case, RULES, now)
+    assert assessment.views is assessment.views
+    assert assessment.next_due_at == cases.next_due_at(assessment.settled.case, RULES, now)

@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from events.codec import decode_event
-from projections import clocks
+from projections import policy as policies
 from projections.clocks import SlaState, opened, track
 from projections.complaint import ComplaintState, accept
 from projections.policy import Policy, parse_policy
-from projections.sla import changes, due_alerts, evaluate, next_due_at, record_raised
+from projections.sla import Judge, changes, due_alerts, evaluate, next_due_at, record_raised
 from tests.wire import T0, amended, assigned, inspected, minutes, paid, received, ruled
 
 POLICY = parse_policy((Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text())
@@ -201,14 +201,49 @@ def test_a_claim_amended_above_the_major_threshold_raises_the_major_claim_notice
 
 def test_policies_loaded_again_and_again_are_each_followed_and_not_all_remembered() -> None:
     """A process that loads its rule book per request brings a new `Policy` every time: each
-    tracks its clocks correctly, and the index `track` keeps per policy stays small."""
+    tracks its clocks correctly and is judged correctly, and what the core works out per policy
+    (the index `track` keeps, the clocks' thresholds) stays small."""
     text = (Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text()
-    for version in range(3 * clocks._CONCERNS_KEPT):
+    for version in range(3 * policies._WORKED_OUT_KEPT):
         policy = parse_policy(text.replace('version = "2026-11-default"', f'version = "v{version}"'))
 
-        _, sla = fold(received("C-9"), assigned("C-9", "维修部", at=T0 + minutes(10)), policy=policy)
+        state, sla = fold(received("C-9"), assigned("C-9", "维修部", at=T0 + minutes(10)), policy=policy)
 
         assert sla.policy_version == f"v{version}"
         assert sla.clocks["assignment"].stopped_at == T0 + minutes(10)
         assert set(sla.clocks) == {"assignment", "resolution", "ruling"}
-    assert len(clocks._CONCERNS) <= clocks._CONCERNS_KEPT
+        later = T0 + timedelta(days=2)
+        assert [view.status for view in evaluate(sla, state, policy, later)] == ["met", "breached", "running"]
+        assert due_alerts(sla, state, policy, later) == due_alerts(sla, state, POLICY, later)
+    assert len(policies._WORKED_OUT) <= policies._WORKED_OUT_KEPT
+
+
+def test_escalations_declared_out_of_time_order_are_judged_in_time_order() -> None:
+    """A period's thresholds are walked in time order and the walk stops at the first not reached:
+    a policy may declare its escalation steps in any order, and each is still raised when due."""
+    text = (Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text()
+    shuffled = parse_policy(
+        text.replace(
+            'escalation = [{ level = 1, notify = "floor_supervisor", after = "0s" }]',
+            'escalation = [{ level = 3, notify = "branch_company", after = "2h" }, '
+            '{ level = 1, notify = "floor_supervisor", after = "0s" }, '
+            '{ level = 2, notify = "store_manager", after = "1h" }]',
+            1,  # the assignment clock's
+        )
+    )
+    state, sla = fold(received("C-11"), policy=shuffled)
+    deadline = T0 + minutes(30)
+
+    thresholds = Judge(sla, state, shuffled, None).thresholds(shuffled.clock("assignment"), sla.clocks["assignment"], 0)
+    assert [(t.kind, t.level, t.at) for t in thresholds] == [
+        ("at_risk", 0, T0 + minutes(24)),
+        ("breached", 0, deadline),
+        ("escalated", 1, deadline),
+        ("escalated", 2, deadline + timedelta(hours=1)),
+        ("escalated", 3, deadline + timedelta(hours=2)),
+    ]
+    later = deadline + minutes(90)
+    assignment = {(a.kind, a.level) for a in due_alerts(sla, state, shuffled, later) if a.clock == "assignment"}
+    assert assignment == {("at_risk", 0), ("breached", 0), ("escalated", 1), ("escalated", 2)}
+    assert {view.name: view.escalation_level for view in evaluate(sla, state, shuffled, later)}["assignment"] == 2
+    assert next_due_at(sla, state, shuffled, later) == deadline + timedelta(hours=2)
