@@ -152,7 +152,7 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
     metrics.count_alerts(alert.kind for alert in (*settled.raised, *settled.retracted))
 
 
-async def publish_case(case: Case, now: datetime, views: list[ClockView] | None = None) -> None:
+async def publish_case(case: Case, now: datetime, views: list[ClockView]) -> None:
     record = cases.to_record(case, rules, now, views)
     await output.publish(app, state_topic.get_topic_name(), case.complaint_id.encode(), orjson.dumps(record))
 
