@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from types import SimpleNamespace
 from unittest import mock
 
 import aiokafka
 import faust
 import pytest
+from aiokafka.consumer.fetcher import Fetcher
 
 from events.errors import ConfigurationError
 from services import fetching
@@ -43,3 +45,35 @@ def test_another_faust_or_aiokafka_version_is_refused_with_what_to_do(module: ob
         fetching.install(20)
 
     assert "0.99.0" in str(refused.value) and "pins" in str(refused.value)
+
+
+# sha256 of inspect.getsource() of aiokafka 0.14.0's Fetcher._get_actions_per_node: the rule the
+# shorter backoff tunes (no fetch to a broker while one of its partitions holds records not taken).
+FETCH_ACTIONS_SOURCE = "1dab2cf937d165d0eeacc8da8ed2b0ebd80b321bb6583757e01cdc1013d31635"
+
+
+def test_aiokafka_still_holds_fetches_back_for_records_not_taken_for_a_fixed_tenth_of_a_second() -> None:
+    source = inspect.getsource(Fetcher._get_actions_per_node)
+
+    assert "backoff_by_nodes" in source
+    assert inspect.signature(Fetcher.__init__).parameters["prefetch_backoff"].default == 0.1
+    assert hashlib.sha256(source.encode()).hexdigest() == FETCH_ACTIONS_SOURCE
+
+
+async def test_the_started_worker_consumer_waits_briefly_for_faust_to_take_what_it_fetched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import services.app as worker
+
+    async def start_without_a_broker(consumer: aiokafka.AIOKafkaConsumer) -> None:
+        consumer._fetcher = SimpleNamespace(_prefetch_backoff=0.1)  # what aiokafka's start creates
+
+    monkeypatch.setattr(aiokafka.AIOKafkaConsumer, "start", start_without_a_broker)
+    consumer = worker.app.consumer._thread._create_worker_consumer(worker.app.transport)  # type: ignore[attr-defined]
+
+    try:
+        await consumer.start()
+
+        assert consumer._fetcher._prefetch_backoff == fetching.PREFETCH_BACKOFF_SECONDS < 0.1
+    finally:
+        consumer._closed = True  # never connected: nothing to stop
