@@ -14,7 +14,7 @@ store, as `Table.__setitem__` does, and sends the changelog record to the partit
 being processed, which is what Faust's changelog would have chosen (the table is co-partitioned
 with complaints.events); once the broker has it, the store records the changelog offset, as Faust's
 own callback does, so a RocksDB store knows where its recovery can start. A delivery that fails
-is logged with its topic and partition; Faust's own path only counted it in a sensor.
+is logged with its topic and the error; Faust's own path only counted it in a sensor.
 
 Only for tables of raw bytes without a window (`require_plain` refuses the others at start-up):
 Faust's serializers and key expiry are not involved. tests/unit/test_output.py fails if the Faust
