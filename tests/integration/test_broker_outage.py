@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from services.broker import EmbeddedBroker, free_port
+from services.topics import ALL_TOPICS
 from tests.integration.conftest import ARTIFACTS, start_worker, stop_worker
 
 pytestmark = pytest.mark.integration
@@ -65,7 +66,10 @@ def test_a_worker_survives_a_broker_outage_and_says_when_the_broker_came_back_em
         broker.start()
         empty = wait_until(web_port, lambda status, body: body.get("broker", {}).get("reachable"), timeout=30)
         assert empty["status"] == "unhealthy"
-        assert "complaints.events" in empty["broker"]["missing_topics"]
+        missing = empty["broker"]["missing_topics"]
+        # which ones depends on the race with the clients whose metadata requests make Tansu
+        # auto-create a topic again (complaints.events, once in six runs); the rest stay missing
+        assert missing and set(missing) <= {spec.name for spec in ALL_TOPICS}
         assert "lost its data" in empty["broker"]["error"]
         deadline = time.monotonic() + 30
         while "has lost complaintflow's topics" not in (ARTIFACTS / "outage-worker.log").read_text():
