@@ -4,7 +4,6 @@ fits the Faust it patches, and hands the input partitions back in the safe order
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import inspect
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -18,6 +17,7 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from events.errors import ConfigurationError
 from services import delivery
+from tests.upstream import source_hash
 
 # sha256 of inspect.getsource() of each method the fix replaces or wraps, in faust-streaming 0.15.3.
 # A Faust upgrade that changes one of them fails here: re-read it, port the fix (or drop it if
@@ -27,10 +27,6 @@ PATCHED_SOURCES = {
     "_resume_streams": "d986a6710c1aca98f08c4c723fb3eadc5bf24576ad4eb9da3dd3eecedda2f24e",
     "_fetch_records": "39a2c6c79fc1455a199629912b533458a720c64983bc957420a42feef6593baa",
 }
-
-
-def source_hash(method: Callable[..., Any]) -> str:
-    return hashlib.sha256(inspect.getsource(method).encode()).hexdigest()
 
 
 def test_the_pinned_faust_is_the_one_the_fix_was_written_for() -> None:

@@ -3,7 +3,6 @@ the Faust method it wraps still hard-codes the 1.5 s wait the wrapper exists for
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from types import SimpleNamespace
 from unittest import mock
@@ -15,6 +14,7 @@ from aiokafka.consumer.fetcher import Fetcher
 
 from events.errors import ConfigurationError
 from services import fetching
+from tests.upstream import source_hash
 
 # sha256 of inspect.getsource() of the wrapped method in faust-streaming 0.15.3. A Faust upgrade
 # that changes it fails here: re-read it, keep or drop the wrapper, then record the new hash.
@@ -25,7 +25,7 @@ def test_faust_still_hard_codes_the_fetch_wait_the_wrapper_replaces() -> None:
     source = inspect.getsource(fetching._ORIGINAL_CREATE_WORKER_CONSUMER)
 
     assert "fetch_max_wait_ms=1500" in source
-    assert hashlib.sha256(source.encode()).hexdigest() == WRAPPED_SOURCE
+    assert source_hash(fetching._ORIGINAL_CREATE_WORKER_CONSUMER) == WRAPPED_SOURCE
 
 
 async def test_the_worker_consumer_waits_what_the_settings_say() -> None:
@@ -57,7 +57,7 @@ def test_aiokafka_still_holds_fetches_back_for_records_not_taken_for_a_fixed_ten
 
     assert "backoff_by_nodes" in source
     assert inspect.signature(Fetcher.__init__).parameters["prefetch_backoff"].default == 0.1
-    assert hashlib.sha256(source.encode()).hexdigest() == FETCH_ACTIONS_SOURCE
+    assert source_hash(Fetcher._get_actions_per_node) == FETCH_ACTIONS_SOURCE
 
 
 async def test_the_started_worker_consumer_waits_briefly_for_faust_to_take_what_it_fetched(
