@@ -122,7 +122,7 @@ class Judge:
         key = (clock.name, index)
         known = self._thresholds.get(key)
         if known is None:
-            plan = self._plans.get(id(clock)) or _plan(clock, self.policy)
+            plan = self._plans[clock.name]
             known = self._thresholds[key] = _thresholds(clock, plan, record, index, self.complaint, self.calendar)
         return known
 
@@ -244,9 +244,9 @@ _new = tuple.__new__
 tuple: half the cost, and five of them per clock period at every step."""
 
 
-def _plans(policy: Policy) -> dict[int, _Plan]:
-    """id of each of the policy's clocks → its `_Plan` (the policy, kept with them, keeps the ids theirs)."""
-    return {id(clock): _plan(clock, policy) for clock in policy.clocks}
+def _plans(policy: Policy) -> dict[str, _Plan]:
+    """Each of the policy's clocks by name (unique in a policy: `parse_policy`) → its `_Plan`."""
+    return {clock.name: _plan(clock, policy) for clock in policy.clocks}
 
 
 def _plan(clock: ClockPolicy, policy: Policy) -> _Plan:
