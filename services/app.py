@@ -10,7 +10,7 @@ from __future__ import annotations
 import faust
 from aiokafka import AIOKafkaConsumer
 
-from services import delivery, fetching, recovery
+from services import delivery, fetching, output, recovery
 from services.kafka_options import client_options, faust_credentials
 from services.rules import load_rulebook
 from services.settings import Settings
@@ -87,7 +87,9 @@ state_topic = _raw_topic(STATE.name)
 workload_topic = _raw_topic(WORKLOAD.name)
 shares_topic = _raw_topic(WORKLOAD_SHARES.name)
 
-complaints_by_id = app.Table(COMPLAINTS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
+complaints_by_id = output.require_plain(
+    app.Table(COMPLAINTS_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
+)
 """complaint_id → events partition + Case bytes (services/cases.py); co-partitioned with complaints.events."""
 
 shares_by_department = app.Table(SHARES_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
