@@ -52,7 +52,6 @@ from services.app import (
     shares_by_department,
     shares_topic,
     sla_ticks_topic,
-    state_topic,
     urgent,
     workload_topic,
 )
@@ -60,14 +59,14 @@ from services.cases import DeadlineIndex, decode_stored, encode_stored
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
 from services.shares import PartitionShares
-from services.topics import ALERTS, EVENTS, REJECTED, SLA_TICKS
+from services.topics import ALERTS, EVENTS, REJECTED, SLA_TICKS, STATE
 
 log = logging.getLogger(__name__)
 SEPARATOR = b"\x1f"
 EXIT_CANNOT_REJECT = 70
 deadlines = DeadlineIndex()
 """complaint → when it next needs settling; covers the complaints of this worker's partitions."""
-alerts, rejected = settings.topic(ALERTS.name), settings.topic(REJECTED.name)
+alerts, rejected, states = (settings.topic(spec.name) for spec in (ALERTS, REJECTED, STATE))
 shares = PartitionShares()
 """(partition, department) → what this worker's complaints count for there."""
 
@@ -154,7 +153,7 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
 
 async def publish_case(case: Case, now: datetime, views: list[ClockView]) -> None:
     record = cases.to_record(case, rules, now, views)
-    await output.publish(app, state_topic.get_topic_name(), case.complaint_id.encode(), orjson.dumps(record))
+    await output.publish(app, states, case.complaint_id.encode(), orjson.dumps(record))
 
 
 async def reject(message: EventT, rejection: Rejection) -> None:

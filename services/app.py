@@ -19,7 +19,6 @@ from services.topics import (
     EVENTS,
     SHARES_TABLE,
     SLA_TICKS,
-    STATE,
     WORKLOAD,
     WORKLOAD_SHARES,
 )
@@ -83,7 +82,6 @@ events_topic = _raw_topic(EVENTS.name)
 sla_ticks_topic = _raw_topic(SLA_TICKS.name)
 complaint_inputs = _raw_topic(EVENTS.name, SLA_TICKS.name)
 """What the complaint agent reads: the events, and the timer's wake-ups on the same partitions."""
-state_topic = _raw_topic(STATE.name)
 workload_topic = _raw_topic(WORKLOAD.name)
 shares_topic = _raw_topic(WORKLOAD_SHARES.name)
 
