@@ -23,6 +23,7 @@ from services.admin import ensure_topics
 from services.settings import Settings
 from tests.integration.conftest import (
     event_outcomes,
+    send,
     start_worker,
     stop_worker,
     wait_for_record,
@@ -225,7 +226,10 @@ async def counters_when(
 
 
 async def test_a_year_the_calendar_lacks_rejects_the_event_with_what_to_do_and_the_worker_goes_on(
-    deployment: tuple[dict[str, str], Settings], new_id: Callable[[str], str], tmp_path: Path
+    deployment: tuple[dict[str, str], Settings],
+    producer: AIOKafkaProducer,
+    new_id: Callable[[str], str],
+    tmp_path: Path,
 ) -> None:
     """A confirmed quality defect starts two working-day clocks; with a calendar that lacks the
     current year their deadlines cannot be worked out. The event is rejected (redrivable once the
@@ -245,17 +249,9 @@ async def test_a_year_the_calendar_lacks_rejects_the_event_with_what_to_do_and_t
     worker = start_worker({**env, "COMPLAINTFLOW_CALENDAR_FILE": str(calendar)}, "calendar-worker.log")
     try:
         await ensure_topics(settings)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-        await producer.start()
-        try:
-            steps = [assigned(defect, "服装部", at=now - minutes(4)), inspected(defect, at=now - minutes(3)), confirmed]
-            for wire_event in (received(defect, at=now - minutes(5)), *steps, received(other, at=now)):
-                key = str(wire_event["complaint_id"]).encode()
-                await producer.send_and_wait(
-                    settings.topic("complaints.events"), key=key, value=orjson.dumps(wire_event)
-                )
-        finally:
-            await producer.stop()
+        steps = [assigned(defect, "服装部", at=now - minutes(4)), inspected(defect, at=now - minutes(3)), confirmed]
+        for wire_event in (received(defect, at=now - minutes(5)), *steps, received(other, at=now)):
+            await send(producer, settings, str(wire_event["complaint_id"]).encode(), orjson.dumps(wire_event))
         rejected = await wait_for_record(settings, "complaints.rejected", lambda k, v: k == defect.encode())
         folded = await wait_for_record(settings, "complaints.state", lambda k, v: k == other.encode())
     finally:
