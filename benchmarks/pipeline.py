@@ -16,7 +16,8 @@ import sys
 from datetime import UTC, datetime
 
 from benchmarks import streams, throughput
-from benchmarks.harness import LOGS, Worker, deployment, publish
+from benchmarks.harness import LOGS, deployment, publish
+from benchmarks.runner import worker_throughput
 from benchmarks.throughput import Measured
 from services.broker import EmbeddedBroker, free_port
 from services.rules import load_rulebook
@@ -40,8 +41,7 @@ async def run(complaints: int, rounds: int, cap_seconds: float) -> None:
             ends = await publish(source, recent)
             loop = await throughput.loop_events_per_second(source, f"loop-{n}", len(recent), final, broker=broker.pid)
             print(line("loop", loop), flush=True)
-            with Worker(source, LOGS / f"worker-figure1-{n}.log", LOGS / f"data-figure1-{n}") as worker:
-                faust = await throughput.worker_events_per_second(worker, source, ends, final, cap_seconds, broker.pid)
+            faust = await worker_throughput(source, f"figure1-{n}", ends, final, cap_seconds, broker.pid)
             print(line("worker", faust), flush=True)
             cpu = ""
             if faust.spent is not None and loop.spent is not None:
