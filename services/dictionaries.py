@@ -1,4 +1,4 @@
-"""Preset zlib dictionaries (services/packing.py): samples of the records each one packs.
+"""Preset dictionaries (services/packing.py: zlib and zstd both): samples of the records each one packs.
 
 A dictionary of a stored format is frozen: values packed with it can only be unpacked with the
 very same bytes, and changelogs keep them for as long as the complaint lives. A better sample is
@@ -48,7 +48,7 @@ CASE_V1 = (
     'l}],"stopped_at":null},"ruling":{"periods":[{"started_at":"2026-11-24T01:25:31.669711+08:00","paused_seconds'
     '":0.0,"paused_at":null,"ended_at":null}],"stopped_at":null}},"notices":{},"raised":{}},"revision":1}'
 ).encode()
-"""A closed complaint's case, then a just-received one's: the complaints table's format 1."""
+"""A closed complaint's case, then a just-received one's: the complaints table's formats 1 (zlib) and 2 (zstd)."""
 
 
 STATE_RECORD = (

@@ -1,5 +1,6 @@
 """The complaints table's value codec: every case a history passes through reads back equal,
-from the packed format written now and from the plain JSON format older changelogs hold."""
+from the zstd-packed format written now and from the formats older changelogs hold (plain JSON,
+zlib-packed)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from sla_strategies import sla_histories
 from events.codec import decode_event
 from events.errors import Rejection
 from projections.case import Case, accept_event, dump_case
-from services.cases import SEPARATOR, decode_stored, encode_stored
+from services.cases import PACKED_V1, SEPARATOR, decode_stored, encode_stored
+from services.dictionaries import CASE_V1
+from services.packing import Zlib
 from services.rules import load_rulebook
 from services.settings import Settings
 
 RULES = load_rulebook(Settings())
+ZLIB = Zlib(CASE_V1)
 
 
 def cases_of(documents: tuple[dict[str, Any], ...]) -> list[Case]:
@@ -34,11 +38,13 @@ def cases_of(documents: tuple[dict[str, Any], ...]) -> list[Case]:
 
 @settings(max_examples=60, deadline=None)
 @given(history=sla_histories(), partition=st.integers(0, 2**19 - 1))
-def test_every_case_of_a_history_reads_back_equal_in_both_formats(history: Any, partition: int) -> None:
+def test_every_case_of_a_history_reads_back_equal_in_every_format(history: Any, partition: int) -> None:
     for case in cases_of(history.events):
         packed = encode_stored(partition, case)
-        plain = str(partition).encode() + SEPARATOR + dump_case(case)  # format 0, as older workers wrote it
+        plain = str(partition).encode() + SEPARATOR + dump_case(case)  # format 0, as the first workers wrote it
+        zlib_packed = PACKED_V1 + str(partition).encode() + SEPARATOR + ZLIB.pack(dump_case(case))  # format 1
 
         assert decode_stored(packed) == (partition, case)
         assert decode_stored(plain) == (partition, case)
+        assert decode_stored(zlib_packed) == (partition, case)
         assert len(packed) < len(plain)

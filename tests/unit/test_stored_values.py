@@ -3,7 +3,7 @@ SLA timer's deadline index."""
 
 from __future__ import annotations
 
-import zlib
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -13,20 +13,23 @@ from events.codec import decode_event
 from projections.case import accept_event, dump_case
 from services.cases import DeadlineIndex, decode_stored, encode_stored
 from services.dictionaries import CASE_V1, STATE_RECORD
-from services.packing import Packer
+from services.packing import DamagedValue, Zlib, Zstd
 from services.rules import load_rulebook
 from services.settings import Settings
 from tests.wire import received
 
 RULES = load_rulebook(Settings())
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+FORMAT_BYTE = {Zlib: b"\x01", Zstd: b"\x02"}
 
 
 def test_a_case_stored_by_an_older_worker_reads_as_it_did() -> None:
     case = accept_event(None, decode_event(orjson.dumps(received("C-1"))), RULES)
-    written_before = b"3\x1f" + dump_case(case)
+    written_first = b"3\x1f" + dump_case(case)  # format 0
+    written_zlib_packed = b"\x013\x1f" + Zlib(CASE_V1).pack(dump_case(case))  # format 1
 
-    assert decode_stored(written_before) == (3, case)
+    assert decode_stored(written_first) == (3, case)
+    assert decode_stored(written_zlib_packed) == (3, case)
     assert decode_stored(encode_stored(3, case)) == (3, case)
 
 
@@ -35,27 +38,31 @@ def test_a_case_is_stored_packed_in_a_fraction_of_its_json() -> None:
 
     stored = encode_stored(12, case)
 
-    assert stored.startswith(b"\x0112\x1f")
+    assert stored.startswith(b"\x0212\x1f")
     assert len(stored) * 4 < len(dump_case(case))
 
 
-def test_a_damaged_packed_case_is_refused_rather_than_misread() -> None:
-    stored = encode_stored(0, accept_event(None, decode_event(orjson.dumps(received("C-1"))), RULES))
+@pytest.mark.parametrize("packer", [Zlib, Zstd])
+def test_a_damaged_packed_case_is_refused_rather_than_misread(packer: type[Zlib | Zstd]) -> None:
+    case = accept_event(None, decode_event(orjson.dumps(received("C-1"))), RULES)
+    stored = FORMAT_BYTE[packer] + b"0\x1f" + packer(CASE_V1).pack(dump_case(case))
+    assert decode_stored(stored) == (0, case)
 
-    with pytest.raises(zlib.error):
+    with pytest.raises(DamagedValue):
         decode_stored(stored[:-1])
-    with pytest.raises(zlib.error):
+    with pytest.raises(DamagedValue):
         decode_stored(stored[:-6] + bytes([stored[-6] ^ 1]) + stored[-5:])
 
 
-def test_a_value_packed_with_another_dictionary_is_refused() -> None:
-    packed = Packer(CASE_V1).pack(b'{"complaint":{}}')
+@pytest.mark.parametrize("packer", [Zlib, Zstd])
+def test_a_value_packed_with_another_dictionary_is_refused(packer: type[Zlib | Zstd]) -> None:
+    packed = packer(CASE_V1).pack(b'{"complaint":{}}')
 
-    assert Packer(CASE_V1).unpack(packed) == b'{"complaint":{}}'
-    with pytest.raises(zlib.error):
-        Packer(STATE_RECORD).unpack(packed)
-    with pytest.raises(zlib.error):
-        Packer(CASE_V1).unpack(packed + b"more")
+    assert packer(CASE_V1).unpack(packed) == b'{"complaint":{}}'
+    with pytest.raises(DamagedValue):
+        packer(STATE_RECORD).unpack(packed)
+    with pytest.raises(DamagedValue):
+        packer(CASE_V1).unpack(packed + b"more")
 
 
 def at(minutes: int) -> datetime:
@@ -98,3 +105,17 @@ def test_many_reschedules_keep_one_wake_up_per_complaint() -> None:
     assert sorted(complaint for complaint, _, _ in due) == sorted(f"C-{n}" for n in range(1000))
     assert [when for _, _, when in due] == sorted(when for _, _, when in due)
     assert all(when == at(20 + int(complaint[2:]) % 7) for complaint, _, when in due)
+
+
+def test_a_zstd_packed_value_holds_no_more_memory_than_its_bytes() -> None:
+    """A value is kept for the complaint's life: zstandard returns it in a worst-case-sized buffer."""
+    record = orjson.dumps({"complaint_id": "C-1", "note": "x" * 1000, "n": list(range(100))})
+    packer = Zstd(STATE_RECORD)
+    tracemalloc.start()
+    try:
+        packed = [packer.pack(record) for _ in range(100)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert held < 100 * (len(packed[0]) + 120)  # the bytes, their object header, the list's slot
