@@ -43,6 +43,9 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         topic_allow_declare=False,  # `complaintflow topics` creates them, with the registry's settings
+        # No timer or task of ours runs `on_leader`: without this Faust subscribes to an election topic
+        # (`<app_id>-__assignor-__leader`) it would not create, which a cluster without auto-create lacks.
+        topic_disable_leader=True,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         producer_acks=-1,

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
+from services.admin import ensure_topics, planned_topics
 from services.settings import Settings
-from tests.integration.conftest import send, wait_for_record
+from tests.integration.conftest import send, start_worker, stop_worker, wait_for_record
 from tests.wire import CHINA, T0, assigned, minutes, paid, received, ruled
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -186,3 +188,27 @@ async def test_an_event_from_the_future_is_rejected_but_one_within_the_clock_ske
     assert "clock" in rejected["reason"]
     state = await wait_for_record(settings, "complaints.state", _key(skewed))
     assert state["stage"] == "received"
+
+
+async def test_a_worker_needs_no_topic_that_complaintflow_topics_does_not_create(
+    deployment: tuple[dict[str, str], Settings], producer: AIOKafkaProducer, new_id: Callable[[str], str]
+) -> None:
+    """Production clusters often refuse to auto-create topics; the dev broker creates any topic a
+    client asks about, so a topic the worker asked for would show up here among the deployment's."""
+    env, settings = deployment
+    await ensure_topics(settings)
+    worker = start_worker(env, "topics-worker.log")
+    try:
+        complaint_id = new_id("C")
+        await publish(producer, settings, received(complaint_id, at=HOURS_AGO))
+        await wait_for_record(settings, "complaints.state", _key(complaint_id))
+    finally:
+        stop_worker(worker)
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        on_the_broker = {name for name in await admin.list_topics() if name.startswith(settings.topic_prefix)}
+    finally:
+        await admin.close()
+    assert on_the_broker == {name for name, _ in planned_topics(settings)}
