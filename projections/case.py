@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from events.errors import FromTheFuture, ImpossibleTransition, UnknownPolicyVersion
 from events.models import ComplaintEvent, PolicyAdopted
 from projections import complaint, sla
+from projections.case_codec import case_json
 from projections.clocks import Alert, ClockView, SlaState, WorkingDays, opened, track
 from projections.complaint import ComplaintState
 from projections.evolve import evolve
@@ -216,8 +217,9 @@ def alert_record(alert: Alert, raised_at: datetime) -> dict[str, Any]:
 
 
 def dump_case(case: Case) -> bytes:
-    """Table codec: Faust tables keep bytes, never models."""
-    return case.model_dump_json().encode()
+    """Table codec: Faust tables keep bytes, never models. The bytes of `case.model_dump_json()`,
+    written by `case_codec` at a fraction of pydantic's cost (it runs at every event)."""
+    return case_json(case)
 
 
 def load_case(raw: bytes) -> Case:

@@ -1,13 +1,15 @@
 """A cheaper `model_copy` for the core's frozen state models, on the fold's hot path.
 
 The state models (`ComplaintState`, `SlaState`, `ClockRecord`, `Period`, `Case`) stay pydantic
-models: the table codec (`dump_case`/`load_case`) keeps its exact JSON and validates what it reads
-back, and building a small one validated costs no more than any Python-level shortcut (pydantic's
-validator is compiled; measured at 0.7-0.9 µs for a `Period`, a `ClockRecord` or a `Case`). Copying
-one with changes is another matter: `model_copy` goes through `__copy__`, which copies the
-`__dict__`, the extra and private attributes and the set of fields one by one, then updates them,
-at 1.5-1.8 µs a copy, two or three times per event. `evolve` builds the same instance (equal
-fields, the same JSON) in about two thirds of that.
+models: the table codec keeps pydantic's exact JSON (`dump_case` writes it with orjson, see
+projections/case_codec.py) and validates what it reads back (`load_case`), and building a small
+one validated costs no more than any Python-level shortcut (pydantic's validator is compiled;
+measured at 0.7-0.9 µs for a `Period`, a `ClockRecord` or a `Case`). Copying one with changes is
+another matter: `model_copy` goes through `__copy__`, which copies the `__dict__`, the extra and
+private attributes and the set of fields one by one, then updates them, at 1.5-1.8 µs a copy, two
+or three times per event. `evolve` builds the same instance (equal fields, the same JSON) in about
+two thirds of that. Its `__dict__` keeps the fields in field order, as pydantic's does: the table
+codec writes a model's `__dict__` as it is.
 
 Like `model_copy`, it does not validate `changes`: inside the fold every value given is already
 valid (it comes from an event pydantic validated at the wire, from the state itself, or from the

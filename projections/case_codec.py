@@ -1,0 +1,152 @@
+"""`case.model_dump_json().encode()`, byte for byte, in about half the time: the case table's value
+is written at every event the live worker folds, and pydantic's serializer took ~18-20 µs CPU a
+case in a microbenchmark of the bench's backlog (two to three times that inside the busy worker),
+this ~10 µs, most of it orjson's (an aware `datetime` costs it ~0.2 µs: it asks the zone).
+
+`orjson` writes the case's `__dict__` (its fields, in field order: pydantic and `evolve` both build
+it so), asking `_fields` for what it cannot write itself: each model's `__dict__`, each amount.
+orjson writes the values in them as pydantic does: strings (every code point escaped alike), ints,
+floats (the same shortest round-trip form: `1e-7`, `1e+16`, `null` for inf and nan), booleans,
+`None`, tuples, and plain `datetime`s given `OPT_UTC_Z` (pydantic writes a zero offset as "Z").
+`Money` and `Decimal` amounts become `str(amount)` and `Timestamp`s `isoformat()`, which is what
+their pydantic serializers call (orjson writes a `Timestamp` itself where that is the same: a fixed,
+whole-minute, non-zero offset).
+
+Where the two would differ, the whole case goes through pydantic instead:
+
+- a plain `datetime` whose UTC offset is not a whole number of minutes (a zone's local mean time
+  before 1900, or an odd `timezone`): pydantic truncates it to minutes, orjson rounds it;
+- an int beyond 64 bits, or a string with a lone surrogate: orjson refuses them (pydantic writes
+  the int, and refuses the string in its own words);
+- a value of a class not listed in `_fields` (such as a subclass of a model: pydantic writes only
+  the fields of its field's class).
+
+Guarded by tests/property/test_case_codec_properties.py, which compares the two over folded
+histories and over arbitrary valid cases, and by tests/unit/test_case_codec.py: each model's fields
+must be the `FIELDS` listed here, in order, so a model that gains a field fails it until this
+module is taught to write it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from events.models import Customer, RuledData
+from projections.clocks import ClockRecord, Period, SlaState
+from projections.complaint import ComplaintState
+
+if TYPE_CHECKING:
+    from projections.case import Case
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "Case": ("complaint", "sla", "revision"),
+    "ComplaintState": (
+        "complaint_id",
+        "stage",
+        "owner_department",
+        "department",
+        "departments_seen",
+        "department_changes",
+        "handler",
+        "store",
+        "merchant",
+        "category",
+        "claim_amount",  # Money
+        "personal_injury",
+        "media_involved",
+        "customer",
+        "received_at",  # Timestamp
+        "last_event_at",  # Timestamp
+        "lab_inspection_pending",
+        "ruling",
+        "paid_amount",  # Decimal
+        "satisfied",
+        "advanced_by_mall",  # Decimal
+        "repaid_by_merchant",  # Decimal
+        "version",
+        "applied",
+    ),
+    "Customer": ("name", "phone"),
+    "RuledData": ("decision", "amount", "liable_party", "merchant_accepts", "customer_accepts"),  # amount: Money
+    "SlaState": ("policy_version", "clocks", "notices", "raised"),  # notices, raised: plain datetimes
+    "ClockRecord": ("periods", "stopped_at"),  # stopped_at: plain datetime
+    "Period": ("started_at", "paused_seconds", "paused_at", "ended_at"),  # plain datetimes, a float
+}
+"""The fields this module writes, by model: a model with others fails tests/unit/test_case_codec.py."""
+
+_PLAIN: set[tzinfo | None] = {None, UTC}
+"""Zones (and no zone) in which orjson writes a plain `datetime` as pydantic does: fixed offsets in
+whole minutes, added as met (at most 2,879). A `ZoneInfo`'s offset depends on the date: never here."""
+_ISO: set[tzinfo] = set()
+"""Those of `_PLAIN` in which orjson writes a `Timestamp` as `isoformat()` does: all but UTC ("Z")."""
+
+
+class _Unlike(Exception):
+    """A value orjson would write otherwise than pydantic."""
+
+
+def case_json(case: Case) -> bytes:
+    """What `case.model_dump_json().encode()` returns."""
+    try:
+        return orjson.dumps(case.__dict__, default=_fields, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:  # also what `_Unlike`, raised in `_fields`, reaches here as
+        return case.model_dump_json().encode()
+
+
+def _fields(value: Any) -> Any:
+    """What orjson writes for a `value` of a type it does not know, or `_Unlike`."""
+    kind = type(value)
+    if kind is Period:
+        period = value.__dict__
+        for moment in (period["started_at"], period["paused_at"], period["ended_at"]):
+            if moment is not None and moment.tzinfo not in _PLAIN:
+                _plain(moment)
+        return period
+    if kind is ClockRecord:
+        if value.stopped_at is not None and value.stopped_at.tzinfo not in _PLAIN:
+            _plain(value.stopped_at)
+        return value.__dict__
+    if kind is Decimal:
+        return str(value)
+    if kind is SlaState:
+        for moment in (*value.notices.values(), *value.raised.values()):
+            if moment.tzinfo not in _PLAIN:
+                _plain(moment)
+        return value.__dict__
+    if kind is ComplaintState:
+        state = dict(value.__dict__)
+        state["received_at"] = _timestamp(value.received_at)
+        state["last_event_at"] = _timestamp(value.last_event_at)
+        return state
+    if kind is Customer or kind is RuledData:
+        return value.__dict__
+    raise _Unlike(value)
+
+
+def _timestamp(moment: datetime) -> datetime | str:
+    if moment.tzinfo in _ISO or (_learn(moment) and moment.tzinfo in _ISO):
+        return moment
+    return moment.isoformat()
+
+
+def _plain(moment: datetime) -> None:
+    if not _learn(moment):
+        raise _Unlike(moment)
+
+
+def _learn(moment: datetime) -> bool:
+    """Whether orjson writes `moment` as pydantic writes a plain `datetime`: its UTC offset is in
+    whole minutes (or it has none). Its zone joins `_PLAIN` (and `_ISO`) if that offset is fixed."""
+    offset = moment.utcoffset()
+    if offset is not None and offset % timedelta(minutes=1):
+        return False
+    zone = moment.tzinfo
+    if type(zone) is timezone:  # the same offset at every instant
+        _PLAIN.add(zone)
+        if offset:
+            _ISO.add(zone)
+    return True
