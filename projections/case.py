@@ -223,6 +223,11 @@ def dump_case(case: Case) -> bytes:
 
 
 def load_case(raw: bytes) -> Case:
+    """The case `raw` holds, validated: the table is read back after crashes and from old
+    changelogs, so anything else raises ValueError (pydantic's ValidationError). pydantic's JSON
+    validator stays (~19 µs CPU a case on the bench's backlog): orjson.loads with the models built
+    unvalidated, as `evolve` builds them, measured only ~5% faster before any check was added, and
+    orjson.loads then `Case.model_validate` ~20% slower."""
     return Case.model_validate_json(raw)
 
 
