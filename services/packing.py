@@ -20,6 +20,7 @@ another dictionary, is refused.
 from __future__ import annotations
 
 import zlib
+from typing import Protocol
 
 import zstandard
 
@@ -49,14 +50,7 @@ class Zlib:
 
     def unpack(self, packed: bytes) -> bytes:
         """The bytes `pack` was given; `DamagedValue` otherwise."""
-        expander = zlib.decompressobj(WINDOW_BITS, self._zdict)
-        try:
-            data = expander.decompress(packed)
-        except zlib.error as error:
-            raise DamagedValue(f"a zlib-packed value ({len(packed)} bytes) does not unpack: {error}") from None
-        if not expander.eof or expander.unused_data:
-            raise DamagedValue(f"not one whole zlib-packed value ({len(packed)} bytes)")
-        return data
+        return _whole(zlib.decompressobj(WINDOW_BITS, self._zdict), packed, "zlib", zlib.error)
 
 
 class Zstd:
@@ -84,11 +78,27 @@ class Zstd:
 
     def unpack(self, packed: bytes) -> bytes:
         """The bytes `pack` was given; `DamagedValue` otherwise."""
-        expander = self._decompressor.decompressobj()
-        try:
-            data = expander.decompress(packed)
-        except zstandard.ZstdError as error:
-            raise DamagedValue(f"a zstd-packed value ({len(packed)} bytes) does not unpack: {error}") from None
-        if not expander.eof or expander.unused_data:
-            raise DamagedValue(f"not one whole zstd-packed value ({len(packed)} bytes)")
-        return data
+        return _whole(self._decompressor.decompressobj(), packed, "zstd", zstandard.ZstdError)
+
+
+class _Expander(Protocol):
+    """What zlib's and zstandard's streaming decompressors both offer."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+def _whole(expander: _Expander, packed: bytes, codec: str, failure: type[Exception]) -> bytes:
+    """`packed` expanded, if it is exactly one whole value; `DamagedValue` otherwise."""
+    try:
+        data = expander.decompress(packed)
+    except failure as error:
+        raise DamagedValue(f"a {codec}-packed value ({len(packed)} bytes) does not unpack: {error}") from None
+    if not expander.eof or expander.unused_data:
+        raise DamagedValue(f"not one whole {codec}-packed value ({len(packed)} bytes)")
+    return data

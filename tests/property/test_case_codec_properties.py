@@ -9,7 +9,6 @@ IANA zones with their historical offsets), with or without microseconds, and emp
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any, get_args
@@ -22,13 +21,13 @@ from sla_strategies import sla_histories
 from strategies import histories
 
 from events.codec import decode_event
-from events.errors import Rejection
 from events.models import Category, Customer, Decision, LiableParty, RuledData
 from projections.case import Case, accept_event, dump_case, settle
 from projections.clocks import ClockRecord, Period, SlaState
 from projections.complaint import STAGES, ComplaintState
 from services.rules import load_rulebook
 from services.settings import Settings
+from tests.folding import cases_of
 from tests.wire import received
 
 RULES = load_rulebook(Settings())
@@ -41,23 +40,12 @@ def pydantic_json(case: Case) -> bytes:
 # --- (a) the cases the core folds -----------------------------------------------------------
 
 
-def folded(documents: tuple[dict[str, Any], ...]) -> list[Case]:
-    case: Case | None = None
-    held = []
-    for document in documents:
-        with suppress(Rejection):
-            case = accept_event(case, decode_event(orjson.dumps(document)), RULES)
-        if case is not None:
-            held.append(case)
-    return held
-
-
 @settings(max_examples=100, deadline=None)
 @given(history=histories(max_steps=20))
 def test_every_case_of_a_history_dumps_as_pydantic_does(history: Any) -> None:
     """Amounts up to 10^12 CNY (and payments adding up past them), offsets Z, +00:00, +08:00,
     -05:00 and +05:30, Chinese names, quotes and line breaks."""
-    for case in folded(history.events):
+    for case in cases_of(history.events, RULES):
         assert dump_case(case) == pydantic_json(case)
 
 
@@ -66,7 +54,7 @@ def test_every_case_of_a_history_dumps_as_pydantic_does(history: Any) -> None:
 def test_every_settled_case_dumps_as_pydantic_does(history: Any, later: int) -> None:
     """Clocks started, paused, restarted and stopped, notices, and alerts raised by settling
     each case some time after its last event."""
-    for case in folded(history.events):
+    for case in cases_of(history.events, RULES):
         settled = settle(case, RULES, case.complaint.last_event_at + timedelta(seconds=later)).case
         assert dump_case(case) == pydantic_json(case)
         assert dump_case(settled) == pydantic_json(settled)
