@@ -55,7 +55,7 @@ from services.app import (
     urgent,
     workload_topic,
 )
-from services.cases import DeadlineIndex, decode_stored, encode_stored
+from services.cases import DeadlineIndex, RecentCases, decode_stored
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
 from services.shares import PartitionShares
@@ -69,6 +69,8 @@ deadlines = DeadlineIndex()
 alerts, rejected, states = (settings.topic(spec.name) for spec in (ALERTS, REJECTED, STATE))
 shares = PartitionShares()
 """(partition, department) → what this worker's complaints count for there."""
+recent = RecentCases(settings.case_cache_size)
+"""The complaints last folded here, decoded: their next event skips decoding the table's value."""
 
 
 def wall_clock() -> datetime:
@@ -131,8 +133,9 @@ async def settle_and_publish(partition: int, before: Case | None, assessment: ca
     settled = assessment.settled
     await raise_alerts(settled, now)
     if settled.case is not before:
-        key = settled.case.complaint_id.encode()
-        await output.save(complaints_by_id, key, encode_stored(partition, settled.case), partition)
+        complaint_id = settled.case.complaint_id
+        value = recent.encode(complaint_id, partition, settled.case)
+        await output.save(complaints_by_id, complaint_id.encode(), value, partition)
     deadlines.schedule(settled.case.complaint_id, partition, assessment.next_due_at)
     standing = cases.standing(settled.case, rules, now, assessment.views)
     shares.count(partition, before, settled.case, cases.departments_touched(before, settled.case), standing)
@@ -189,7 +192,7 @@ def published_at(message: EventT) -> datetime | None:
 
 def load_case(complaint_id: str) -> Case | None:
     stored = complaints_by_id.get(complaint_id.encode())
-    return None if stored is None else decode_stored(stored).case
+    return None if stored is None else recent.decode(complaint_id, stored).case
 
 
 @app.timer(interval=settings.alert_timer_interval_seconds)
@@ -269,9 +272,11 @@ def shares_of(department: str) -> dict[int, Share]:
 
 @app.on_partitions_revoked.connect
 async def _forget_partitions(*args: object, **kwargs: object) -> None:
-    """Nothing counted for partitions that may now be another worker's is published from here."""
+    """Nothing counted for partitions that may now be another worker's is published from here (and
+    the cases held decoded for them are let go)."""
     _shares.clear()
     shares.clear()
+    recent.clear()
 
 
 @app.on_partitions_assigned.connect

@@ -19,6 +19,7 @@ deployments hold older values until their complaint changes again, or for ever o
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from datetime import datetime
 from typing import NamedTuple
 
@@ -53,6 +54,58 @@ def decode_stored(raw: bytes) -> StoredCase:
         return StoredCase(int(partition), load_case(_cases_v1.unpack(packed)))
     partition, _, case = raw.partition(SEPARATOR)
     return StoredCase(int(partition), load_case(case))
+
+
+class RecentCases:
+    """The last `size` cases the worker decoded or encoded, each with the table value it was read
+    from or written as: the next event of such a complaint skips decoding (unpacking, then
+    pydantic's validation: ~20 µs CPU) when the table still holds exactly those bytes.
+
+    It pays when a complaint's events come close together, as they do while a worker catches up
+    after downtime: in figure 1's backlog the next event of a complaint came within the last
+    1,000 complaints touched for 59 % of events (66 % within 2,000). A case in hand weighs ~10 KB,
+    so the size is bounded (`COMPLAINTFLOW_CASE_CACHE_SIZE`). The table stays the truth: a value
+    that changed since (recovery, a rebalance) is decoded afresh, and since `decode_stored`
+    returns what `encode_stored` was given, a case reused is the case decoding would give."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        """Decodes skipped: the table held the bytes last seen for the complaint."""
+        self.misses = 0
+        self._held: OrderedDict[str, tuple[bytes, StoredCase]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def decode(self, complaint_id: str, raw: bytes) -> StoredCase:
+        """`decode_stored(raw)`, from memory when `raw` is the value last seen for the complaint."""
+        held = self._held.get(complaint_id)
+        if held is not None and held[0] == raw:
+            self.hits += 1
+            self._held.move_to_end(complaint_id)
+            return held[1]
+        self.misses += 1
+        stored = decode_stored(raw)
+        self._remember(complaint_id, raw, stored)
+        return stored
+
+    def encode(self, complaint_id: str, partition: int, case: Case) -> bytes:
+        """`encode_stored(partition, case)`, remembered with the case."""
+        raw = encode_stored(partition, case)
+        self._remember(complaint_id, raw, StoredCase(partition, case))
+        return raw
+
+    def clear(self) -> None:
+        self._held.clear()
+
+    def _remember(self, complaint_id: str, raw: bytes, stored: StoredCase) -> None:
+        if self.size <= 0:
+            return
+        self._held[complaint_id] = (raw, stored)
+        self._held.move_to_end(complaint_id)
+        if len(self._held) > self.size:
+            self._held.popitem(last=False)
 
 
 class DeadlineIndex:

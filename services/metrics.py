@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+Family = tuple[str, Mapping[tuple[tuple[str, str], ...], float]]
+"""A metric's help text, and its value by labels."""
 
 
 class Metrics:
@@ -28,8 +30,9 @@ class Metrics:
     def count_alerts(self, kinds: Iterable[str]) -> None:
         self.alerts.update(kinds)
 
-    def render(self, gauges: Mapping[str, tuple[str, Mapping[tuple[tuple[str, str], ...], float]]]) -> str:
-        """The counters, then `gauges` (name → (help, labels → value)) measured by the caller now."""
+    def render(self, gauges: Mapping[str, Family], counted_elsewhere: Mapping[str, Family] | None = None) -> str:
+        """The counters, then `counted_elsewhere` (counters other parts keep), then `gauges`
+        measured by the caller now; each name → (help, labels → value)."""
         lines: list[str] = []
         _family(
             lines,
@@ -52,6 +55,8 @@ class Metrics:
             "Evaluations of a complaint's SLA clocks (one per event or timer wake-up).",
             {(): self.clock_evaluations},
         )
+        for name, (help_text, samples) in (counted_elsewhere or {}).items():
+            _family(lines, name, "counter", help_text, samples)
         for name, (help_text, samples) in gauges.items():
             _family(lines, name, "gauge", help_text, samples)
         return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from typing import Any
 import faust
 from aiohttp import web
 
-from services.agents import deadlines
+from services.agents import deadlines, recent
 from services.app import app, settings
 from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from services.metrics import metrics
@@ -78,7 +78,14 @@ class Metrics(faust.web.View):
                     {(): len(feed.model.states)},
                 ),
                 "complaintflow_alert_stream_clients": ("Open /alerts/stream connections.", {(): len(feed.subscribers)}),
-            }
+            },
+            counted_elsewhere={
+                "complaintflow_case_cache_lookups_total": (
+                    "Cases the complaint agent read from its table: found decoded in memory (hit) or decoded (miss); "
+                    "see COMPLAINTFLOW_CASE_CACHE_SIZE.",
+                    {(("result", "hit"),): recent.hits, (("result", "miss"),): recent.misses},
+                ),
+            },
         )
         return web.Response(body=text.encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 

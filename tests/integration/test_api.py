@@ -221,8 +221,11 @@ async def test_healthz_needs_no_token_and_shows_no_complaint_data_metrics_count_
     api: Api, new_id: Callable[[str], str]
 ) -> None:
     complaint_id = new_id("C")
-    await api.call("POST", "/events", "/events", headers=HOTLINE, body=received(complaint_id))
-    await api.complaint_when(complaint_id, lambda c: True)
+    await api.call("POST", "/events", "/events", headers=HOTLINE, body=received(complaint_id, at=hours_ago(1)))
+    await api.call(
+        "POST", "/events", "/events", headers=HOTLINE, body=assigned(complaint_id, "客服中心", at=hours_ago(0.5))
+    )
+    await api.complaint_when(complaint_id, lambda c: c["version"] == 2)
 
     status, health = await api.call("GET", "/healthz", "/healthz")
     assert status == 200 and health["status"] == "ok" and health["broker"]["reachable"]
@@ -235,6 +238,7 @@ async def test_healthz_needs_no_token_and_shows_no_complaint_data_metrics_count_
     assert samples['complaintflow_events_total{outcome="accepted",reason=""}'] >= 1
     assert samples["complaintflow_clock_evaluations_total"] >= 1
     assert samples["complaintflow_read_model_complaints"] >= 1
+    assert samples['complaintflow_case_cache_lookups_total{result="hit"}'] >= 1, "the assignment found its case"
 
 
 async def test_every_worker_answers_the_same_for_any_complaint(

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from events.codec import decode_event
-from projections.case import accept_event, dump_case
-from services.cases import DeadlineIndex, decode_stored, encode_stored
+from projections.case import Case, accept_event, dump_case
+from services.cases import DeadlineIndex, RecentCases, decode_stored, encode_stored
 from services.dictionaries import CASE_V1, STATE_RECORD
 from services.packing import DamagedValue, Zlib, Zstd
 from services.rules import load_rulebook
@@ -119,3 +119,44 @@ def test_a_zstd_packed_value_holds_no_more_memory_than_its_bytes() -> None:
         tracemalloc.stop()
 
     assert held < 100 * (len(packed[0]) + 120)  # the bytes, their object header, the list's slot
+
+
+def case_of(complaint_id: str) -> Case:
+    return accept_event(None, decode_event(orjson.dumps(received(complaint_id))), RULES)
+
+
+def test_a_recent_case_is_handed_back_without_decoding_while_the_table_holds_its_bytes() -> None:
+    recent, case = RecentCases(2), case_of("C-1")
+    written = recent.encode("C-1", 3, case)
+
+    assert written == encode_stored(3, case)
+    assert recent.decode("C-1", written).case is case  # the object in hand, not a decoded copy
+    assert recent.decode("C-1", bytes(written)) == (3, case)
+
+
+def test_a_value_that_changed_in_the_table_is_decoded_afresh() -> None:
+    recent, first = RecentCases(2), case_of("C-1")
+    recent.encode("C-1", 0, first)
+    recovered = encode_stored(1, first.model_copy(update={"revision": 7}))  # e.g. restored from a changelog
+
+    read = recent.decode("C-1", recovered)
+
+    assert read == decode_stored(recovered) and read.partition == 1 and read.case.revision == 7
+    assert recent.decode("C-1", recovered) is read  # and it is the one remembered now
+
+
+def test_only_the_most_recently_used_cases_are_kept() -> None:
+    recent = RecentCases(2)
+    cases = {complaint_id: case_of(complaint_id) for complaint_id in ("C-1", "C-2", "C-3")}
+    written = {complaint_id: recent.encode(complaint_id, 0, case) for complaint_id, case in cases.items()}
+
+    assert len(recent) == 2
+    assert recent.decode("C-1", written["C-1"]).case is not cases["C-1"]  # the oldest went: decoded again
+    assert recent.decode("C-3", written["C-3"]).case is cases["C-3"]
+
+
+def test_a_size_of_zero_keeps_nothing() -> None:
+    recent, case = RecentCases(0), case_of("C-1")
+
+    assert recent.decode("C-1", recent.encode("C-1", 0, case)) == (0, case)
+    assert len(recent) == 0
