@@ -154,6 +154,7 @@ def _replay(settings: Settings, arguments: argparse.Namespace) -> int:
         from_file=None if arguments.from_file is None else Path(arguments.from_file),
         format=arguments.format,
         rejected=arguments.rejected,
+        jobs=arguments.jobs,
     )
     try:
         return asyncio.run(run_replay(settings, request, sys.stdout, sys.stderr))
@@ -185,6 +186,16 @@ def _import(settings: Settings, arguments: argparse.Namespace) -> int:
     report = asyncio.run(import_log(settings, Path(arguments.file), force=arguments.force, stderr=sys.stderr))
     print(f"imported {report.sent} events of {report.complaints} complaints into {report.topic}")
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return value
 
 
 def _aware_timestamp(text: str) -> datetime:
@@ -264,6 +275,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--from-file", help="replay an export file instead of complaints.events")
     replay.add_argument("--format", choices=("table", "json", "csv"), default="table")
     replay.add_argument("--rejected", action="store_true", help="list the rejected messages with their reasons")
+    replay.add_argument(
+        "--jobs",
+        type=_positive,
+        help="processes folding the log, each a shard of the complaints (default: one per core, at most 8, "
+        "fewer on a small log; 1: in this process); same output whatever N. --complaint and --rejected use one",
+    )
     replay.set_defaults(command=_replay)
 
     verify = commands.add_parser("verify", help="compare the live read models with a replay; exit 1 on drift")

@@ -21,10 +21,10 @@ alerts were grouped into revisions: see docs/replay.md.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import orjson
 
@@ -310,16 +310,38 @@ class History:
     def records(self) -> Iterator[dict[str, Any]]:
         return (self.record(complaint_id) for complaint_id in self.complaint_ids())
 
+    def memberships(self, complaint_id: str) -> list[Membership]:
+        """What the complaint last contributed to each department it has been in, at its horizon."""
+        case, views = self.final(complaint_id)
+        now = self.horizon(complaint_id).clock
+        return cases.memberships(case, self.rules, now, case.complaint.departments_seen, views)
+
     def workloads(self) -> dict[str, DepartmentWorkload]:
         """Each department's workload, rebuilt from every complaint's latest memberships (the ones
         the live worker last published for it), in department order."""
-        members: dict[str, list[Membership]] = {}
-        for complaint_id in self.complaint_ids():
-            case, views = self.final(complaint_id)
-            now = self.horizon(complaint_id).clock
-            for member in cases.memberships(case, self.rules, now, case.complaint.departments_seen, views):
-                members.setdefault(member.department, []).append(member)
-        return {department: workload.rebuild(department, members[department]) for department in sorted(members)}
+        return workloads_of(self.memberships(complaint_id) for complaint_id in self.complaint_ids())
+
+
+def workloads_of(memberships: Iterable[Iterable[Membership]]) -> dict[str, DepartmentWorkload]:
+    """Each department's workload from the memberships of every complaint, in complaint order."""
+    members: dict[str, list[Membership]] = {}
+    for complaint_memberships in memberships:
+        for member in complaint_memberships:
+            members.setdefault(member.department, []).append(member)
+    return {department: workload.rebuild(department, members[department]) for department in sorted(members)}
+
+
+class Folded(Protocol):
+    """What a replay prints from: a `History`, or the shards of a parallel replay merged
+    (`services.parallel_replay.Merged`)."""
+
+    counts: Counter[Outcome]
+
+    def complaint_ids(self) -> list[str]: ...
+
+    def records(self) -> Iterator[dict[str, Any]]: ...
+
+    def workloads(self) -> dict[str, DepartmentWorkload]: ...
 
 
 def _about(entry: LoggedEvent, fed: Fed) -> str | None:

@@ -17,7 +17,7 @@ import orjson
 from events.errors import ComplaintflowError
 from projections.workload import DepartmentWorkload
 from projections.workload import to_record as workload_record
-from services.history import History, Step
+from services.history import Folded, History, Step
 
 Format = Literal["table", "json", "csv"]
 
@@ -29,19 +29,19 @@ class UnknownComplaintId(ComplaintflowError):
 # --- projections ---------------------------------------------------------------------------------
 
 
-def selected(history: History, department: str | None) -> Iterator[dict[str, Any]]:
+def selected(history: Folded, department: str | None) -> Iterator[dict[str, Any]]:
     """Complaint records in id order; with a department, those it handles or owns."""
     for record in history.records():
         if department is None or department in (record["department"], record["owner_department"]):
             yield record
 
 
-def workload_records(history: History, as_of: datetime, department: str | None) -> list[dict[str, Any]]:
+def workload_records(history: Folded, as_of: datetime, department: str | None) -> list[dict[str, Any]]:
     views: dict[str, DepartmentWorkload] = history.workloads()
     return [workload_record(view, as_of) for name, view in views.items() if department in (None, name)]
 
 
-def write_projections(out: TextIO, history: History, as_of: datetime, department: str | None, form: Format) -> None:
+def write_projections(out: TextIO, history: Folded, as_of: datetime, department: str | None, form: Format) -> None:
     complaints = selected(history, department)
     workloads = workload_records(history, as_of, department)
     if form == "json":

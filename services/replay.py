@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events.errors import ComplaintflowError
 from services.clients import UnknownTopic, read_topic
-from services.history import ExportFileError, History, Horizon, LoggedEvent, parse_line
+from services.history import ExportFileError, Folded, History, Horizon, LoggedEvent, parse_line
 from services.kafka_options import client_options
 from services.offsets import verified_end_offsets
 from services.progress import Progress
@@ -60,6 +60,9 @@ class ReplayRequest:
     from_file: Path | None = None
     format: Format = "table"
     rejected: bool = False
+    jobs: int | None = None
+    """Processes folding the log (`services.parallel_replay`); None: `default_jobs`. A timeline is
+    always folded in this process."""
 
 
 class EventLog(Protocol):
@@ -71,15 +74,20 @@ class EventLog(Protocol):
 class KafkaLog:
     """complaints.events from its beginning to the end it had when entered, partition by partition."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ranges: dict[int, tuple[int, int]] | None = None) -> None:
+        """`ranges`: partition → (beginning, end) as another `KafkaLog` found them (the shards of a
+        parallel replay all read the parent's snapshot); None: found when entered."""
         self.settings = settings
         self.topic = settings.topic(EVENTS.name)
-        self.ranges: dict[int, tuple[int, int]] = {}
-        self.total = 0
+        self.ranges: dict[int, tuple[int, int]] = dict(ranges or {})
+        self._given = ranges is not None
+        self.total = sum(max(0, end - beginning) for beginning, end in self.ranges.values())
         self._consumer = _consumer(settings)
 
     async def __aenter__(self) -> KafkaLog:
         await self._consumer.start()
+        if self._given:
+            return self
         try:
             await self._consumer.topics()  # loads the cluster's metadata
             partitions = self._consumer.partitions_for_topic(self.topic)
@@ -173,12 +181,15 @@ def _consumer(settings: Settings, *, fetch_max_wait_ms: int = 500) -> AIOKafkaCo
     )
 
 
-async def fold_log(log: EventLog, history: History, progress: Progress, *, only_key: bytes | None = None) -> None:
-    """Feed every entry of `log` to `history` (with `only_key`, only that key's: one complaint's timeline)."""
+async def fold_log(
+    log: EventLog, history: History, progress: Progress, *, wanted: Callable[[LoggedEvent], bool] | None = None
+) -> None:
+    """Feed every entry of `log` to `history` (with `wanted`, only the entries it wants: one
+    complaint's for a timeline, one shard's in a parallel replay); `progress` counts them all."""
     with spared_collector() as keep:
         async for entry in log.events():
             progress.advance()
-            if only_key is None or entry.key == only_key:
+            if wanted is None or wanted(entry):
                 history.feed(entry)
             if progress.done % FREEZE_EVERY == 0:
                 keep()
@@ -219,12 +230,24 @@ async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO,
             )
         await list_rejected(settings, request, stdout)
         return 0
+    from services.parallel_replay import default_jobs, fold_in_parallel  # it builds on this module
+
     as_of = request.as_of or datetime.now(UTC)
     history = History(load_rulebook(settings), constant(Horizon(as_of, occurred_by=as_of)), watch=request.complaint)
     log: FileLog | KafkaLog = FileLog(request.from_file) if request.from_file else KafkaLog(settings)
     async with log:
-        only_key = None if request.complaint is None else request.complaint.encode()
-        await fold_log(log, history, Progress(stderr, "replay", log.total), only_key=only_key)
+        progress = Progress(stderr, "replay", log.total)
+        jobs = 1 if request.complaint is not None else request.jobs or default_jobs(log.total)
+        if jobs > 1:
+            merged = await fold_in_parallel(settings, log, as_of, jobs, progress)
+        else:
+            only_key = None if request.complaint is None else request.complaint.encode()
+            wanted = None if only_key is None else lambda entry: entry.key == only_key
+            await fold_log(log, history, progress, wanted=wanted)
+    if jobs > 1:
+        write_projections(stdout, merged, as_of, request.department, request.format)
+        print(summary(merged, as_of), file=stderr)
+        return 0
     with spared_collector() as keep:
         keep()  # the cases are all there: the final settles and the output only add short-lived objects
         if request.complaint is not None:
@@ -235,7 +258,7 @@ async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO,
     return 0
 
 
-def summary(history: History, as_of: datetime) -> str:
+def summary(history: Folded, as_of: datetime) -> str:
     counts = history.counts
     return (
         f"replayed {sum(counts.values()):,} events as of {as_of.isoformat()}: {counts['accepted']:,} accepted, "
