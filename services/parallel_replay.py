@@ -177,9 +177,16 @@ async def _fold_shard(shard: Shard) -> Folded:
         await fold_log(log, history, _Position(shard.index), wanted=ours)
     with spared_collector() as keep:
         keep()  # as `run_replay`: the cases are all there
-        complaint_ids = history.complaint_ids()
-        records = [history.record(complaint_id) for complaint_id in complaint_ids]
-        memberships = [history.memberships(complaint_id) for complaint_id in complaint_ids]
+        return folded(history)
+
+
+def folded(history: History) -> Folded:
+    """What the parent needs of a shard's `History`: its complaints settled at their horizon, as
+    records and memberships (12 MB pickled for 10,000 complaints, ~0.3 s each way; the cases
+    themselves would leave `to_record` to the parent, one process)."""
+    complaint_ids = history.complaint_ids()
+    records = [history.record(complaint_id) for complaint_id in complaint_ids]
+    memberships = [history.memberships(complaint_id) for complaint_id in complaint_ids]
     return Folded(history.counts, complaint_ids, records, memberships)
 
 
