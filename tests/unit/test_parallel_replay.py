@@ -1,0 +1,63 @@
+"""`replay --jobs N` without processes: the shard of a key is stable, and shards folded apart and
+merged print what one `History` prints (the processes, on a real broker: tests/integration)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from services.history import History, LoggedEvent
+from services.parallel_replay import EVENTS_PER_JOB, Merged, default_jobs, folded, shard_of
+from services.render import write_projections
+from services.replay import summary
+from tests.unit.test_replay import replay
+from tests.unit.test_replay_output import AS_OF, FORMATS, everything
+from tests.wire import received
+
+
+def test_the_shard_of_a_key_is_its_crc32_and_the_same_in_another_process() -> None:
+    keys = [b"C-1", b"C-2", b"C-1001", "C-客服".encode()]
+    script = f"from services.parallel_replay import shard_of; print([shard_of(key, 3) for key in {keys!r}])"
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+
+    assert [shard_of(key, 3) for key in keys] == [0, 2, 2, 1]
+    assert [shard_of(key, 2) for key in keys] == [0, 0, 1, 0]
+    assert other.stdout.strip() == "[0, 2, 2, 1]"
+    assert shard_of(None, 3) == 0
+
+
+def test_the_default_runs_one_job_on_a_small_log_and_never_more_than_the_cores() -> None:
+    assert default_jobs(0) == default_jobs(EVENTS_PER_JOB - 1) == 1
+    assert 1 <= default_jobs(10**9) <= 8
+
+
+def sharded(entries: list[LoggedEvent], jobs: int) -> Merged:
+    return Merged(
+        [folded(replay([e for e in entries if shard_of(e.key, jobs) == shard], AS_OF)) for shard in range(jobs)]
+    )
+
+
+@pytest.mark.parametrize("department", [None, "物业部"])
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_shards_folded_apart_and_merged_print_what_one_history_prints(jobs: int, department: str | None) -> None:
+    first = everything()[0]
+    entries = [
+        *everything(),
+        LoggedEvent(0, 99, None, None, b"not json"),
+        LoggedEvent(1, 100, None, first.key, first.value),
+    ]
+    entries += [LoggedEvent(2, n, None, f"C-{n}".encode(), orjson.dumps(received(f"C-{n}"))) for n in range(10, 20)]
+    one: History = replay(entries, AS_OF)
+    merged = sharded(entries, jobs)
+
+    for form in FORMATS:
+        alone, together = io.StringIO(), io.StringIO()
+        write_projections(alone, one, AS_OF, department, form)
+        write_projections(together, merged, AS_OF, department, form)
+        assert together.getvalue() == alone.getvalue()
+    assert summary(merged, AS_OF) == summary(one, AS_OF)
+    assert merged.complaint_ids() == one.complaint_ids()
