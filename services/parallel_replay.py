@@ -127,13 +127,17 @@ async def fold_in_parallel(
     try:
         futures = [asyncio.wrap_future(pool.submit(fold_shard, shard)) for shard in shards]
         pending: set[asyncio.Future[Folded]] = set(futures)
+        reading = True  # the bar, like `fold_log`'s, counts what is read and ends when all of it is
         while pending:
             _, pending = await asyncio.wait(pending, timeout=REDRAW_SECONDS, return_when=asyncio.FIRST_EXCEPTION)
-            progress.advance(min(positions) - progress.done)
             failed = [future for future in futures if future.done() and future.exception() is not None]
             if failed:
                 raise failed[0].exception()  # type: ignore[misc]  # the child's own exception, unpickled
-        progress.close()
+            if reading:
+                progress.advance(min(positions) - progress.done)  # the slowest child's position
+                reading = progress.done < progress.total and bool(pending)
+                if not reading:
+                    progress.close()
         results = [future.result() for future in futures]
     except BaseException:
         _stop(pool)
