@@ -186,8 +186,10 @@ async def _fold_shard(shard: Shard) -> Folded:
 
 def folded(history: History) -> Folded:
     """What the parent needs of a shard's `History`: its complaints settled at their horizon, as
-    records and memberships (12 MB pickled for 10,000 complaints, ~0.3 s each way; the cases
-    themselves would leave `to_record` to the parent, one process)."""
+    records and memberships, worked out here in parallel (sending the cases would leave
+    `to_record` to the parent). Measured for 10,000 complaints: 6.4 MB of records and 2.6 MB of
+    memberships pickled, 0.2 s to pickle, 0.35 s to unpickle in the parent (the memberships,
+    pydantic models, half of it); records as orjson bytes would save only ~0.05 s."""
     complaint_ids = history.complaint_ids()
     records = [history.record(complaint_id) for complaint_id in complaint_ids]
     memberships = [history.memberships(complaint_id) for complaint_id in complaint_ids]
