@@ -278,6 +278,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--jobs",
         type=_positive,
+        metavar="N",
         help="processes folding the log, each a shard of the complaints (default: one per core, at most 8, "
         "fewer on a small log; 1: in this process); same output whatever N. --complaint and --rejected use one",
     )
