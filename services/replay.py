@@ -235,26 +235,23 @@ async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO,
     as_of = request.as_of or datetime.now(UTC)
     history = History(load_rulebook(settings), constant(Horizon(as_of, occurred_by=as_of)), watch=request.complaint)
     log: FileLog | KafkaLog = FileLog(request.from_file) if request.from_file else KafkaLog(settings)
+    folded: Folded = history
     async with log:
         progress = Progress(stderr, "replay", log.total)
         jobs = 1 if request.complaint is not None else request.jobs or default_jobs(log.total)
         if jobs > 1:
-            merged = await fold_in_parallel(settings, log, as_of, jobs, progress)
+            folded = await fold_in_parallel(settings, log, as_of, jobs, progress)
         else:
             only_key = None if request.complaint is None else request.complaint.encode()
             wanted = None if only_key is None else lambda entry: entry.key == only_key
             await fold_log(log, history, progress, wanted=wanted)
-    if jobs > 1:
-        write_projections(stdout, merged, as_of, request.department, request.format)
-        print(summary(merged, as_of), file=stderr)
-        return 0
     with spared_collector() as keep:
         keep()  # the cases are all there: the final settles and the output only add short-lived objects
         if request.complaint is not None:
             write_timeline(stdout, history, request.complaint, as_of, request.format)
         else:
-            write_projections(stdout, history, as_of, request.department, request.format)
-    print(summary(history, as_of), file=stderr)
+            write_projections(stdout, folded, as_of, request.department, request.format)
+    print(summary(folded, as_of), file=stderr)
     return 0
 
 
