@@ -30,6 +30,7 @@ from events.errors import Rejection
 from projections.case import Case, Rulebook, accept_event
 from services.clients import read_topic
 from services.history import History, Horizon, LoggedEvent
+from services.parallel_replay import default_jobs
 from services.progress import Progress
 from services.render import write_projections
 from services.replay import FREEZE_EVERY, constant, fold_log, spared_collector
@@ -160,14 +161,16 @@ def rows(replayed: Replayed, raw: float, history: float, fold: float, events: in
     rate = None if whole is None else events / whole
     without = None if whole is None or start_up is None or whole <= start_up else events / (whole - start_up)
     missing = "" if whole is not None else replayed.note
+    jobs = default_jobs(events)
+    whole_note = missing or f"{replayed.note}; `--jobs` left to its default: {jobs} process{'es' * (jobs > 1)} here"
     return [
-        Row(FIGURE, f"complaintflow replay, {events:,} events", rate, "events/s", raw, raw_what, replayed.note),
+        Row(FIGURE, f"complaintflow replay, {events:,} events", rate, "events/s", raw, raw_what, whole_note),
         Row(FIGURE, "replay start-up (empty topic)", start_up, "s", whole, "the whole replay above",
             missing or f"interpreter, imports, policy files, consumer, end check; median of {START_UP_RUNS}"),
         Row(FIGURE, "replay excluding start-up", without, "events/s", raw, raw_what,
             missing or "events ÷ (whole − start-up): fetch, decode, fold, settle, output"),
         Row(FIGURE, "replay's fold in memory (History)", history, "events/s", raw, raw_what,
-            "decode, fold, settle at each event and due instant, final settle, JSON; no Kafka, no start-up"),
+            "in one process: decode, fold, settle at each event and due instant, final settle, JSON; no Kafka"),
         Row(FIGURE, "pure fold (accept_event) in memory", fold, "events/s", raw, raw_what,
             "decoded beforehand; no Kafka, no clocks evaluated"),
     ]  # fmt: skip
