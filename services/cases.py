@@ -30,8 +30,9 @@ from services.packing import Zlib, Zstd
 SEPARATOR = b"\x1f"
 PACKED_V1 = b"\x01"
 PACKED_V2 = b"\x02"
-_cases_v1 = Zlib(CASE_V1)
 _cases_v2 = Zstd(CASE_V1)
+_UNPACKERS: dict[int, Zlib | Zstd] = {PACKED_V1[0]: Zlib(CASE_V1), PACKED_V2[0]: _cases_v2}
+"""A packed value's format byte → what unpacks its case."""
 
 
 class StoredCase(NamedTuple):
@@ -46,14 +47,12 @@ def encode_stored(partition: int, case: Case) -> bytes:
 def decode_stored(raw: bytes) -> StoredCase:
     """A table value in any format. A value in none raises ValueError: pydantic's ValidationError,
     or `packing.DamagedValue` if its packed case is damaged."""
-    if raw.startswith(PACKED_V2):
-        partition, _, packed = raw[1:].partition(SEPARATOR)
-        return StoredCase(int(partition), load_case(_cases_v2.unpack(packed)))
-    if raw.startswith(PACKED_V1):
-        partition, _, packed = raw[1:].partition(SEPARATOR)
-        return StoredCase(int(partition), load_case(_cases_v1.unpack(packed)))
-    partition, _, case = raw.partition(SEPARATOR)
-    return StoredCase(int(partition), load_case(case))
+    unpacker = _UNPACKERS.get(raw[0]) if raw else None
+    if unpacker is None:  # format 0: a digit first
+        partition, _, case = raw.partition(SEPARATOR)
+        return StoredCase(int(partition), load_case(case))
+    partition, _, packed = raw[1:].partition(SEPARATOR)
+    return StoredCase(int(partition), load_case(unpacker.unpack(packed)))
 
 
 class RecentCases:
