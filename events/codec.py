@@ -58,7 +58,7 @@ def fingerprint(event: ComplaintEvent) -> str:
     orjson writes `occurred_at` itself, as `isoformat()` does, when its offset is whole minutes
     (every timestamp from the wire: the contract's offsets are `Z` or `±HH:MM`); `isoformat()`
     writes the seconds of another offset, which orjson rounds away, so those take `_canonical`."""
-    option = _CANONICAL if _offset_in_minutes(event.occurred_at) else _CANONICAL_DATETIMES
+    option = _CANONICAL if orjson_writes_like_isoformat(event.occurred_at) else _CANONICAL_DATETIMES
     return hashlib.blake2b(orjson.dumps(event, default=_canonical, option=option), digest_size=8).hexdigest()
 
 
@@ -67,9 +67,12 @@ _CANONICAL_DATETIMES = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 """Datetimes through `_canonical` (`isoformat()`), for an offset orjson would not write as it does."""
 
 
-def _offset_in_minutes(moment: datetime) -> bool:
-    offset = moment.utcoffset()
-    return offset is not None and offset.seconds % 60 == 0 and offset.microseconds == 0
+def orjson_writes_like_isoformat(moment: datetime) -> bool:
+    """Whether orjson writes `moment` as `isoformat()` does (and so as pydantic does, "Z" for UTC
+    aside): unless its UTC offset has seconds, which `isoformat()` writes and orjson rounds away.
+    What `fingerprint` and the case table's codec (projections/case_codec.py) both rely on."""
+    offset = moment.utcoffset()  # normalized: whole days, then 0-86,399 seconds and microseconds
+    return offset is None or (offset.seconds % 60 == 0 and offset.microseconds == 0)
 
 
 def _canonical(value: object) -> object:

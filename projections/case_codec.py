@@ -29,12 +29,13 @@ module is taught to write it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timezone, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from events.codec import orjson_writes_like_isoformat
 from events.models import Customer, RuledData
 from projections.clocks import ClockRecord, Period, SlaState
 from projections.complaint import ComplaintState
@@ -141,12 +142,11 @@ def _plain(moment: datetime) -> None:
 def _learn(moment: datetime) -> bool:
     """Whether orjson writes `moment` as pydantic writes a plain `datetime`: its UTC offset is in
     whole minutes (or it has none). Its zone joins `_PLAIN` (and `_ISO`) if that offset is fixed."""
-    offset = moment.utcoffset()
-    if offset is not None and offset % timedelta(minutes=1):
+    if not orjson_writes_like_isoformat(moment):
         return False
     zone = moment.tzinfo
     if type(zone) is timezone:  # the same offset at every instant
         _PLAIN.add(zone)
-        if offset:
+        if moment.utcoffset():
             _ISO.add(zone)
     return True
