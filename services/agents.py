@@ -66,7 +66,7 @@ SEPARATOR = b"\x1f"
 EXIT_CANNOT_REJECT = 70
 deadlines = DeadlineIndex()
 """complaint → when it next needs settling; covers the complaints of this worker's partitions."""
-alerts, rejected, states = (settings.topic(spec.name) for spec in (ALERTS, REJECTED, STATE))
+alerts, rejected, states, ticks = (settings.topic(spec.name) for spec in (ALERTS, REJECTED, STATE, SLA_TICKS))
 shares = PartitionShares()
 """(partition, department) → what this worker's complaints count for there."""
 recent = RecentCases(settings.case_cache_size)
@@ -82,7 +82,7 @@ def wall_clock() -> datetime:
 async def fold_complaints(stream: AsyncIterator[bytes]) -> None:
     async for message in stream.events():  # type: ignore[attr-defined]
         with _logged_position(message):
-            if message.message.topic == settings.topic(SLA_TICKS.name):
+            if message.message.topic == ticks:
                 await settle_due_complaint(message)
             else:
                 await fold_complaint_event(message)
