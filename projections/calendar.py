@@ -1,7 +1,9 @@
 """The working-day calendar behind R8's clocks (containment in 3 working days, correction in 2 working
 weeks). China moves working days every year (调休), so the calendar is data, parsed from a TOML string
 (projections/data/calendar-cn.toml copies the State Council notices) and never extrapolated: a date in
-a year the file does not cover raises `CalendarNotCovered` instead of guessing.
+a year the file does not cover raises `CalendarNotCovered` instead of guessing. A year the file marks
+provisional is covered, by what the law fixes alone, until its notice is entered (the file says how);
+the services warn while one is in use.
 
 Rules, so that a deadline and the time left before it always agree:
 - A date is judged in the offset of the datetime it comes from (+08:00 in practice).
@@ -49,6 +51,8 @@ class WorkingDayCalendar(BaseModel):
     working_weekends: frozenset[date] = frozenset()
     """调休: Saturdays and Sundays that are working days."""
     source: str = ""
+    provisional_years: tuple[int, ...] = ()
+    """Covered years whose days come from the law, not yet from their notice (no 调休 known)."""
 
     def is_working_day(self, day: date) -> bool:
         """Whether `day` counts; raises `CalendarNotCovered` outside the covered years."""
@@ -118,6 +122,7 @@ class _CalendarFile(BaseModel):
     name: str = Field(min_length=1)
     source: str = Field(min_length=1)
     years: list[int] = Field(min_length=1)
+    provisional_years: list[int] = []
     holidays: list[_Holiday]
 
 
@@ -126,7 +131,8 @@ def parse_calendar(text: str) -> WorkingDayCalendar:
 
     The file lists, per holiday, every day off of the notice's span (weekends included, as the
     notice reads) and the weekend days worked in exchange. Rejected: a date outside `years`, a
-    date both off and worked, a listed working day that is not a Saturday or Sunday."""
+    date both off and worked, a listed working day that is not a Saturday or Sunday, a provisional
+    year the file does not cover."""
     try:
         document: dict[str, Any] = tomllib.loads(text)
         parsed = _CalendarFile.model_validate(document)
@@ -136,6 +142,12 @@ def parse_calendar(text: str) -> WorkingDayCalendar:
         raise ConfigurationError(f"the working-day calendar is not valid: {describe_problems(error)}") from None
     where = f"the working-day calendar {parsed.name!r}"
     years = tuple(sorted(set(parsed.years)))
+    provisional = tuple(sorted(set(parsed.provisional_years)))
+    if uncovered := [year for year in provisional if year not in years]:
+        raise ConfigurationError(
+            f"{where} covers {_span(years)} but marks {_span(tuple(uncovered))} provisional: add it to `years`"
+            " with its days off, or drop it from `provisional_years`"
+        )
     off = {day: holiday.name for holiday in parsed.holidays for day in holiday.days_off}
     worked = {day: holiday.name for holiday in parsed.holidays for day in holiday.working_days}
     for day, holiday in sorted((off | worked).items()):
@@ -154,7 +166,12 @@ def parse_calendar(text: str) -> WorkingDayCalendar:
                 " Sundays worked in exchange (调休)"
             )
     return WorkingDayCalendar(
-        name=parsed.name, years=years, holidays=frozenset(off), working_weekends=frozenset(worked), source=parsed.source
+        name=parsed.name,
+        years=years,
+        holidays=frozenset(off),
+        working_weekends=frozenset(worked),
+        source=parsed.source,
+        provisional_years=provisional,
     )
 
 

@@ -38,6 +38,11 @@ def at(day: str, clock: str = "10:00") -> datetime:
         ("2025-01-01", False, "元旦 2025, one day"),
         ("2025-01-02", True, "the day after 元旦 2025"),
         ("2026-09-25", False, "中秋 2026, a Friday"),
+        ("2027-01-01", False, "元旦 2027 (provisional), a Friday"),
+        ("2027-02-05", False, "除夕 2027 (provisional), a Friday: a statutory day off since 2025"),
+        ("2027-02-10", False, "the second weekday given back for 春节 2027's Saturday and Sunday (补假)"),
+        ("2027-02-11", True, "the Thursday after 春节 2027: no 调休 is known before the notice"),
+        ("2027-10-05", False, "the second weekday given back for 国庆 2027's weekend (补假)"),
     ],
 )
 def test_which_days_count(day: str, working: bool, why: str) -> None:
@@ -57,6 +62,8 @@ def test_which_days_count(day: str, working: bool, why: str) -> None:
         (at("2025-10-03"), 1, at("2025-10-10", "00:00"), "inside a holiday: from Oct 9 00:00"),
         (at("2025-12-31"), 1, at("2026-01-04"), "across the year end, onto the 调休 Sunday"),
         (at("2026-02-13"), 3, at("2026-02-25"), "R8 containment across 春节 2026: Feb 14 (Sat), 24, 25"),
+        (at("2026-12-18"), 10, at("2027-01-04"), "R8 correction across the year end: Dec 21-25, 28-31, Jan 4"),
+        (at("2027-02-04"), 3, at("2027-02-15"), "R8 containment across 春节 2027 (provisional): Feb 11, 12, 15"),
         (at("2025-03-12"), 3, at("2025-03-17"), "R8 containment: Thu, Fri, Mon"),
         (at("2025-03-12"), 10, at("2025-03-26"), "R8 corrective action: two working weeks"),
         (at("2025-04-25"), 10, at("2025-05-13"), "R8 across 劳动节 2025: Apr 27 (Sun), 28-30, May 6-9, 12, 13"),
@@ -90,7 +97,7 @@ def test_working_seconds_between(start: datetime, end: datetime, seconds: float)
     assert CN.working_seconds_between(start, end) == seconds
 
 
-COVERED = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 11, 30), timezones=st.just(SHANGHAI))
+COVERED = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 11, 30), timezones=st.just(SHANGHAI))
 
 
 @settings(max_examples=300, deadline=None)
@@ -104,17 +111,17 @@ def test_deadline_and_elapsed_working_time_agree(start: datetime, days: int) -> 
 
 def test_a_year_outside_the_calendar_is_refused_not_guessed() -> None:
     with pytest.raises(CalendarNotCovered) as raised:
-        CN.is_working_day(date(2027, 1, 4))
+        CN.is_working_day(date(2028, 1, 4))
     assert str(raised.value) == (
-        "the working-day calendar 'cn-mainland' covers 2025-2026; 2027-01-04 is outside it:"
+        "the working-day calendar 'cn-mainland' covers 2025-2027; 2028-01-04 is outside it:"
         " add that year's holidays to the calendar file"
     )
     assert isinstance(raised.value, ConfigurationError)
-    with pytest.raises(CalendarNotCovered, match="2027-01-01"):
-        CN.add_working_days(at("2026-12-30"), 3)  # Dec 31, then the first day of 2027 is asked about
+    with pytest.raises(CalendarNotCovered, match="2028-01-01"):
+        CN.add_working_days(at("2027-12-30"), 3)  # Dec 31, then the first day of 2028 is asked about
     with pytest.raises(CalendarNotCovered, match="2024-12-31"):
         CN.working_seconds_between(at("2024-12-31"), at("2025-01-02"))
-    assert CN.working_seconds_between(at("2026-12-31", "12:00"), at("2027-01-01", "00:00")) == 12 * 3600
+    assert CN.working_seconds_between(at("2027-12-31", "12:00"), at("2028-01-01", "00:00")) == 12 * 3600
 
 
 HEADER = 'name = "test"\nsource = "unit test"\nyears = [2025]\n'
@@ -136,6 +143,10 @@ HEADER = 'name = "test"\nsource = "unit test"\nyears = [2025]\n'
         ('[[holidays]]\nname = "X"\ndays_off = [20250101]\n', 'a date looks like "2025-01-28"'),
         ('[[holidays]]\nname = "X"\ndays_off = ["2025-01-01"]\nextra = 1\n', "holidays.0.extra"),
         ("[[holidays\n", "not valid TOML"),
+        (
+            'provisional_years = [2026]\n[[holidays]]\nname = "X"\ndays_off = ["2025-01-01"]\n',
+            "covers 2025 but marks 2026 provisional: add it to `years`",
+        ),
     ],
 )
 def test_parse_errors_say_what_to_fix(body: str, message: str) -> None:
@@ -151,17 +162,29 @@ def test_native_toml_dates_and_non_consecutive_years() -> None:
         calendar.is_working_day(date(2026, 6, 1))
 
 
-def test_the_shipped_file_covers_2025_and_2026() -> None:
+def test_the_shipped_file_covers_2025_and_2026_and_2027_provisionally() -> None:
     assert isinstance(CN, WorkingDayCalendar)
     assert CN.name == "cn-mainland"
-    assert CN.years == (2025, 2026)
+    assert CN.years == (2025, 2026, 2027)
+    assert CN.provisional_years == (2027,)
     assert "国务院办公厅" in CN.source
-    assert {day.year for day in CN.holidays | CN.working_weekends} == {2025, 2026}
-    assert len(CN.working_weekends) == 11  # 5 in 2025, 6 in 2026, as the notices list them
+    assert {day.year for day in CN.holidays | CN.working_weekends} == {2025, 2026, 2027}
+    assert len(CN.working_weekends) == 11  # 5 in 2025, 6 in 2026, as the notices list them; none known for 2027
 
 
-@pytest.mark.parametrize("year", [2025, 2026])
+def test_a_provisional_year_has_the_laws_13_days_off_and_gives_back_those_on_a_weekend() -> None:
+    # 全国年节及纪念日放假办法 (Decree No. 795): 元旦 1, 春节 4 (the eve and days 1-3), 清明 1, 劳动节 2,
+    # 端午 1, 中秋 1, 国庆 3. In 2027 six of them fall on a Saturday or Sunday (Feb 6-7, May 1-2, Oct 2-3),
+    # and six weekdays are given back: 19 dates listed, 13 of them weekdays.
+    listed = sorted(day for day in CN.holidays if day.year == 2027)
+    assert len(listed) == 19
+    assert sum(day.weekday() < 5 for day in listed) == 13
+    assert not [day for day in CN.working_weekends if day.year == 2027]
+
+
+@pytest.mark.parametrize("year", [2025, 2026, 2027])
 def test_each_shipped_year_has_248_working_days(year: int) -> None:
-    # 261 weekdays, less the weekday days off (18 in 2025, 19 in 2026), plus the weekends worked (5, 6).
+    # 261 weekdays, less the weekday days off (18 in 2025, 19 in 2026, 13 in 2027), plus the weekends
+    # worked (5, 6, none yet in provisional 2027): 调休 moves days off, it never adds any.
     days = [date(year, 1, 1) + timedelta(days=n) for n in range(366)]
     assert sum(CN.is_working_day(day) for day in days if day.year == year) == 248
