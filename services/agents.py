@@ -13,6 +13,8 @@ fold_complaints
 wake_due_complaints (timer, every second)
     sends a tick for each complaint whose next threshold passed, from an in-memory deadline index
     rebuilt from the table after every recovery.
+say_the_calendar_is_provisional (once, at start)
+    warns while the working-day calendar holds a year not yet from its notice (docs/sla.md).
 publish_workload_shares (timer, every COMPLAINTFLOW_WORKLOAD_INTERVAL_SECONDS)
     sends what this worker's complaints count for in each department, where it changed
     (services/shares.py: counted with every step, rebuilt from the table after every recovery).
@@ -58,6 +60,7 @@ from services.app import (
 from services.cases import DeadlineIndex, RecentCases, decode_stored
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
+from services.rules import provisional_calendar_warning
 from services.shares import PartitionShares
 from services.topics import ALERTS, EVENTS, REJECTED, SLA_TICKS, STATE
 
@@ -200,6 +203,13 @@ async def wake_due_complaints() -> None:
     for complaint_id, partition, due_at in deadlines.pop_due(wall_clock()):
         tick = {"complaint_id": complaint_id, "due_at": due_at.isoformat()}
         await sla_ticks_topic.send(key=complaint_id.encode(), value=orjson.dumps(tick), partition=partition)
+
+
+@app.task
+async def say_the_calendar_is_provisional() -> None:
+    warning = provisional_calendar_warning(rules, settings)
+    if warning is not None:
+        log.warning(warning)
 
 
 @complaints_by_id.on_recover

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from events.errors import ConfigurationError
-from projections.calendar import parse_calendar
+from projections.calendar import WorkingDayCalendar, parse_calendar
 from projections.case import Rulebook
 from projections.policy import Policy, parse_policy
 from services.settings import Settings
@@ -43,6 +43,21 @@ def load_rulebook(settings: Settings) -> Rulebook:
             )
     skew = timedelta(seconds=settings.max_clock_skew_seconds)
     return Rulebook(current=current, earlier=earlier, calendar=calendar, max_clock_skew=skew)
+
+
+def provisional_calendar_warning(rules: Rulebook, settings: Settings) -> str | None:
+    """What a worker says at start while its working-day calendar holds a year not yet from its notice:
+    deadlines still count there, by the law's days off, and may move once the notice is entered."""
+    calendar = rules.calendar
+    if not isinstance(calendar, WorkingDayCalendar) or not calendar.provisional_years:
+        return None
+    years = ", ".join(str(year) for year in calendar.provisional_years)
+    return (
+        f"the working-day calendar {calendar.name!r} ({settings.calendar_file or SHIPPED_CALENDAR}) is provisional for"
+        f" {years}: it holds the days off the law fixes, not yet the State Council's notice (its 调休), so working-day"
+        " deadlines across 春节, 劳动节 or 国庆 may move by a few days once the notice is entered in that file"
+        " (docs/sla.md says how)"
+    )
 
 
 def _policy(path: Path) -> Policy:

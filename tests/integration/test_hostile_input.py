@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from services.admin import ensure_topics
 from services.settings import Settings
 from tests.integration.conftest import (
+    ARTIFACTS,
     event_outcomes,
     send,
     start_worker,
@@ -259,3 +260,23 @@ async def test_a_year_the_calendar_lacks_rejects_the_event_with_what_to_do_and_t
     assert rejected["reason_code"] == "processing_failed"
     assert "calendar" in rejected["reason"] and "add that year's holidays" in rejected["reason"]
     assert folded["stage"] == "received"
+    assert "is provisional for" not in (ARTIFACTS / "calendar-worker.log").read_text(encoding="utf-8")
+
+
+async def test_a_worker_says_at_start_that_its_calendar_holds_a_provisional_year(
+    deployment: tuple[dict[str, str], Settings], producer: AIOKafkaProducer, new_id: Callable[[str], str]
+) -> None:
+    """The shipped calendar counts 2027 by the law's days off until the State Council's notice is
+    entered: a worker says so in its log, with where the file is and what to do."""
+    env, settings = deployment
+    complaint_id = new_id("C")
+    worker = start_worker(env, "provisional-calendar-worker.log")
+    try:
+        await ensure_topics(settings)
+        wire_event = received(complaint_id, at=datetime.now(UTC).astimezone(CHINA) - minutes(1))
+        await send(producer, settings, complaint_id.encode(), orjson.dumps(wire_event))
+        await wait_for_record(settings, "complaints.state", lambda k, v: k == complaint_id.encode())
+    finally:
+        stop_worker(worker)
+    logged = (ARTIFACTS / "provisional-calendar-worker.log").read_text(encoding="utf-8")
+    assert "calendar-cn.toml) is provisional for 2027" in logged and "docs/sla.md" in logged
