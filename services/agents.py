@@ -38,7 +38,7 @@ import orjson
 from faust.types import EventT
 
 from events.codec import decode_keyed_event
-from events.errors import ConfigurationError, ProcessingFailed, Rejection, UnknownPolicyVersion
+from events.errors import ConfigurationError, InvalidEvent, ProcessingFailed, Rejection, UnknownPolicyVersion
 from projections import case as cases
 from projections import workload
 from projections.case import Case, Settled
@@ -118,6 +118,10 @@ async def fold_complaint_event(message: EventT) -> None:
 
 
 async def settle_due_complaint(message: EventT) -> None:
+    # Not a tick of ours (the timer keys each by its complaint): rejected like a keyless event, not a crash.
+    if message.key is None:
+        await reject(message, InvalidEvent("a tick must be keyed by the complaint_id it wakes; this one has no key"))
+        return
     current = load_case(message.key.decode())
     if current is None:  # a tick for a complaint this worker never held: nothing is due
         return
