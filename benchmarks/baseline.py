@@ -37,7 +37,7 @@ from services.shares import PartitionShares
 from services.topics import COMPLAINTS_TABLE, WORKLOAD_SHARES, changelog_name
 
 
-class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Assigned(ConsumerRebalanceListener):
     def __init__(self) -> None:
         self.at: float | None = None
         self.cpu_at: float | None = None
@@ -67,7 +67,8 @@ class Loop:
 
     async def step(self, record: ConsumerRecord[bytes, bytes]) -> list[asyncio.Future[Any]]:
         try:
-            event = decode_keyed_event(record.key, record.value)
+            # A record without a value (a tombstone) is rejected as an empty message, as the worker rejects it.
+            event = decode_keyed_event(record.key, record.value or b"")
             before = self.cases.get(event.complaint_id)
             published = datetime.fromtimestamp(record.timestamp / 1000, UTC)
             after = cases.accept_event(before, event, self.rules, published_at=published)

@@ -25,6 +25,7 @@ import orjson
 from benchmarks import streams
 from events.codec import decode_keyed_event
 from projections import case as cases
+from projections.workload import Standing
 from services.cases import DeadlineIndex, decode_stored, encode_stored
 from services.readmodel import ReadModel
 from services.rules import load_rulebook
@@ -40,7 +41,7 @@ class Held:
     partition: int
     case: cases.Case
     record: bytes
-    standing: cases.Standing
+    standing: Standing
     due_at: datetime | None
 
 

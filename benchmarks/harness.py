@@ -247,7 +247,13 @@ async def state_published(settings: Settings, final: Mapping[bytes, int]) -> flo
     topic = settings.topic("complaints.state")
     async for record in read_topic(settings, topic):
         key = record.key
-        if key in final and key not in reached and record.value and orjson.loads(record.value)["version"] >= final[key]:
+        if (
+            key is not None
+            and key in final
+            and key not in reached
+            and record.value
+            and orjson.loads(record.value)["version"] >= final[key]
+        ):
             reached[key] = record.timestamp / 1000
     missing = len(final) - len(reached)
     if missing:

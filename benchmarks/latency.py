@@ -43,7 +43,7 @@ async def latencies(
     seen: dict[int, float] = {}
 
     def arrived(record: ConsumerRecord[bytes, bytes], seen_at: float) -> bool:
-        if record.value is not None:
+        if record.key is not None and record.value is not None:
             n = wanted.get((record.key, orjson.loads(record.value)["version"]))
             if n is not None:
                 seen.setdefault(n, seen_at)

@@ -27,8 +27,8 @@ from services.broker import EmbeddedBroker, free_port
 from services.clients import send_events
 
 CORE = r"\((events|projections)/"
-SERVICES = ("agents", "cases", "app", "feed", "readmodel", "webserver", "api", "pages", "delivery", "recovery")
-SERVICES += ("metrics", "history", "access", "sse")
+SERVICES: tuple[str, ...] = ("agents", "cases", "app", "feed", "readmodel", "webserver", "api", "pages")
+SERVICES += ("delivery", "recovery", "metrics", "history", "access", "sse")
 OURS = CORE + r"|\(services/|\((" + "|".join(SERVICES) + r")\.py"
 """py-spy names a module by its path below sys.path: `projections/sla.py`, or `agents.py` for the
 services run as `python -m services.cli`."""

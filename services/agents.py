@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import orjson
-from faust.types import EventT
+from faust.types import EventT, StreamT
 
 from events.codec import decode_keyed_event
 from events.errors import ConfigurationError, InvalidEvent, ProcessingFailed, Rejection, UnknownPolicyVersion
@@ -82,8 +81,8 @@ def wall_clock() -> datetime:
 
 
 @app.agent(complaint_inputs, concurrency=1)
-async def fold_complaints(stream: AsyncIterator[bytes]) -> None:
-    async for message in stream.events():  # type: ignore[attr-defined]
+async def fold_complaints(stream: StreamT[bytes]) -> None:
+    async for message in stream.events():
         with _logged_position(message):
             if message.message.topic == ticks:
                 await settle_due_complaint(message)
@@ -91,7 +90,7 @@ async def fold_complaints(stream: AsyncIterator[bytes]) -> None:
                 await fold_complaint_event(message)
 
 
-async def fold_complaint_event(message: EventT) -> None:
+async def fold_complaint_event(message: EventT[bytes]) -> None:
     try:
         event = decode_keyed_event(message.key, message.value)
         before = load_case(event.complaint_id)
@@ -117,7 +116,7 @@ async def fold_complaint_event(message: EventT) -> None:
     await settle_and_publish(message.message.partition, before, assessment, now)
 
 
-async def settle_due_complaint(message: EventT) -> None:
+async def settle_due_complaint(message: EventT[bytes]) -> None:
     # Not a tick of ours (the timer keys each by its complaint): rejected like a keyless event, not a crash.
     if message.key is None:
         await reject(message, InvalidEvent("a tick must be keyed by the complaint_id it wakes; this one has no key"))
@@ -166,7 +165,7 @@ async def publish_case(case: Case, now: datetime, views: list[ClockView]) -> Non
     await output.publish(app, states, case.complaint_id.encode(), orjson.dumps(record))
 
 
-async def reject(message: EventT, rejection: Rejection) -> None:
+async def reject(message: EventT[bytes], rejection: Rejection) -> None:
     """Record the rejection, and wait until the broker has it: a message is acknowledged (and its
     offset committed) only once its rejection is safe. If even that fails, stop the worker rather
     than skip the message: it is redelivered after the restart."""
@@ -187,11 +186,11 @@ async def reject(message: EventT, rejection: Rejection) -> None:
         os._exit(EXIT_CANNOT_REJECT)
 
 
-def _position(message: EventT) -> str:
+def _position(message: EventT[bytes]) -> str:
     return f"{message.message.topic}[{message.message.partition}]@{message.message.offset}"
 
 
-def published_at(message: EventT) -> datetime | None:
+def published_at(message: EventT[bytes]) -> datetime | None:
     """The message's log timestamp: the same instant for the live worker and for a replay."""
     timestamp = message.message.timestamp
     return None if timestamp is None or timestamp < 0 else datetime.fromtimestamp(timestamp, UTC)
@@ -202,7 +201,7 @@ def load_case(complaint_id: str) -> Case | None:
     return None if stored is None else recent.decode(complaint_id, stored).case
 
 
-@app.timer(interval=settings.alert_timer_interval_seconds)
+@app.timer(interval=settings.alert_timer_interval_seconds)  # type: ignore[untyped-decorator]  # faust's app.timer is untyped
 async def wake_due_complaints() -> None:
     for complaint_id, partition, due_at in deadlines.pop_due(wall_clock()):
         tick = {"complaint_id": complaint_id, "due_at": due_at.isoformat()}
@@ -246,7 +245,7 @@ def owned_partitions() -> set[int]:
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == events}
 
 
-@app.timer(interval=settings.workload_interval_seconds)
+@app.timer(interval=settings.workload_interval_seconds)  # type: ignore[untyped-decorator]  # faust's app.timer is untyped
 async def publish_workload_shares() -> None:
     changed = shares.take_changed()
     try:
@@ -258,8 +257,8 @@ async def publish_workload_shares() -> None:
 
 
 @app.agent(shares_topic, concurrency=1)
-async def add_up_workloads(stream: AsyncIterator[bytes]) -> None:
-    async for message in stream.events():  # type: ignore[attr-defined]
+async def add_up_workloads(stream: StreamT[bytes]) -> None:
+    async for message in stream.events():
         with _logged_position(message):
             await fold_share(Share.model_validate_json(message.value), message.value)
 
@@ -302,7 +301,7 @@ async def _forget_partitions_again(*args: object, **kwargs: object) -> None:
 class _logged_position:
     """Logs where a message that broke the agent came from, then lets the error propagate."""
 
-    def __init__(self, message: EventT) -> None:
+    def __init__(self, message: EventT[bytes]) -> None:
         self.message = message.message
 
     def __enter__(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, cast
+from typing import Any
 
 import faust
 import orjson
@@ -22,7 +22,7 @@ from events.models import ComplaintEvent
 from projections.complaint import mask_phone
 from services.app import app, events_topic, rules, settings
 from services.history import History, Horizon
-from services.readmodel import ALERT_STATUSES, AlertStatus, LoggedAlert
+from services.readmodel import ALERT_STATUSES, LoggedAlert
 from services.sse import format_alert, parse_seen, seen_id
 from services.webserver import feed, guarded, now, problem, respond
 
@@ -153,9 +153,7 @@ class Alerts(faust.web.View):
             offset = _integer(query.get("offset"), "offset", minimum=0) or 0
         except ValueError as error:
             return problem(400, "bad_request", str(error))
-        found = feed.model.find_alerts(
-            status=cast(AlertStatus | None, status), department=query.get("department") or None, level=level
-        )
+        found = feed.model.find_alerts(status=status, department=query.get("department") or None, level=level)
         page = found[offset : offset + limit]
         following = offset + limit if offset + limit < len(found) else None
         return respond(

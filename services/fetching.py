@@ -64,4 +64,6 @@ def install(fetch_max_wait_ms: int) -> None:
 async def _start_backing_off_briefly(consumer: aiokafka.AIOKafkaConsumer, start: Any) -> None:
     """Start the consumer; its fetcher (created by `start`) then waits `PREFETCH_BACKOFF_SECONDS`."""
     await start()
-    consumer._fetcher._prefetch_backoff = PREFETCH_BACKOFF_SECONDS
+    fetcher = consumer._fetcher
+    assert fetcher is not None  # `start` created it, or raised
+    fetcher._prefetch_backoff = PREFETCH_BACKOFF_SECONDS

@@ -28,16 +28,22 @@ import logging
 from functools import partial
 
 import faust
-from aiokafka.structs import RecordMetadata
+from faust.types import RecordMetadata, TableT
 
 from events.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
 
-def require_plain(table: faust.Table) -> faust.Table:
-    """`table`, if `save` can write it: keys and values are bytes as they are, and no window expires keys."""
-    if table.window is not None or table.key_type is not bytes or table.value_type is not bytes:
+def require_plain(table: TableT[bytes, bytes]) -> faust.Table[bytes, bytes]:
+    """`table`, if `save` can write it: a Faust `Table` (whose store and changelog `save` writes), keys
+    and values are bytes as they are, and no window expires keys."""
+    if (
+        not isinstance(table, faust.Table)
+        or table.window is not None
+        or table.key_type is not bytes
+        or table.value_type is not bytes
+    ):
         raise ConfigurationError(
             f"table {table.name!r} must be an unwindowed table of bytes keys and values to be written by "
             "services/output.py; write it with `table[key] = value` instead"
@@ -48,18 +54,20 @@ def require_plain(table: faust.Table) -> faust.Table:
 async def publish(app: faust.App, topic: str, key: bytes, value: bytes) -> None:
     """Send a record; Faust flushes it before its next commit."""
     delivery = await app.producer.send(topic, key, value, None, None, None)
-    delivery.add_done_callback(partial(_delivered, topic, None))
+    # Faust types send() as an Awaitable; its aiokafka producer returns an asyncio.Future.
+    delivery.add_done_callback(partial(_delivered, topic, None))  # type: ignore[attr-defined]
 
 
-async def save(table: faust.Table, key: bytes, value: bytes, partition: int) -> None:
+async def save(table: faust.Table[bytes, bytes], key: bytes, value: bytes, partition: int) -> None:
     """`table[key] = value` for the event being processed on `partition`, and its changelog record."""
     table.data[key] = value
     topic = table.changelog_topic.get_topic_name()
     delivery = await table.app.producer.send(topic, key, value, partition, None, None)
-    delivery.add_done_callback(partial(_delivered, topic, table))
+    # Faust types send() as an Awaitable; its aiokafka producer returns an asyncio.Future.
+    delivery.add_done_callback(partial(_delivered, topic, table))  # type: ignore[attr-defined]
 
 
-def _delivered(topic: str, table: faust.Table | None, delivery: asyncio.Future[RecordMetadata]) -> None:
+def _delivered(topic: str, table: faust.Table[bytes, bytes] | None, delivery: asyncio.Future[RecordMetadata]) -> None:
     if delivery.cancelled():
         log.error("a record for %s was cancelled before the broker had it", topic)
         return

@@ -36,7 +36,7 @@ async def publish_file(settings: Settings, path: Path, *, send_invalid: bool = F
                     continue
                 report.lines += 1
                 try:
-                    key = decode_event(raw).complaint_id.encode()
+                    key: bytes | None = decode_event(raw).complaint_id.encode()
                 except Rejection as rejection:
                     report.failures.append((number, rejection.reason))
                     if not send_invalid:

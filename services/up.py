@@ -67,7 +67,8 @@ def run_up(settings: Settings, *, complaints: int, rate: float, seed: int) -> in
 def _split_at(now: datetime, events: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The demo's events up to `now`, and those it dates later: publishing those now would be
     rejected as from the future, so they wait for their time, as a channel's would."""
-    past, upcoming = [], []
+    past: list[dict[str, Any]] = []
+    upcoming: list[dict[str, Any]] = []
     for event in events:
         (past if datetime.fromisoformat(event["occurred_at"]) <= now else upcoming).append(event)
     return past, upcoming

@@ -15,6 +15,7 @@ from typing import Any
 import faust
 import orjson
 from aiohttp import web
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from services.access import Access, AccessDenied, Role
 from services.app import app, settings
@@ -99,4 +100,5 @@ async def _no_stack_traces(request: web.Request, handler: Handler) -> web.Stream
 
 
 _serve_only_our_pages(app.web)
+assert isinstance(app.web, AiohttpWeb)  # create_app keeps Faust's default web driver, the one with an aiohttp app
 app.web.web_app.middlewares.append(_no_stack_traces)
