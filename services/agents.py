@@ -117,11 +117,11 @@ async def fold_complaint_event(message: EventT[bytes]) -> None:
 
 
 async def settle_due_complaint(message: EventT[bytes]) -> None:
-    # Not a tick of ours (the timer keys each by its complaint): rejected like a keyless event, not a crash.
-    if message.key is None:
-        await reject(message, InvalidEvent("a tick must be keyed by the complaint_id it wakes; this one has no key"))
+    complaint_id = _woken(message.key)
+    if complaint_id is None:  # not a tick of ours (the timer keys each by its complaint): rejected, not a crash
+        await reject(message, InvalidEvent("a tick must be keyed by the UTF-8 complaint_id it wakes"))
         return
-    current = load_case(message.key.decode())
+    current = load_case(complaint_id)
     if current is None:  # a tick for a complaint this worker never held: nothing is due
         return
     now = wall_clock()
@@ -131,6 +131,14 @@ async def settle_due_complaint(message: EventT[bytes]) -> None:
         log.error("cannot settle the SLA clocks of %s: %s", current.complaint_id, gap)
         return
     await settle_and_publish(message.message.partition, current, assessment, now)
+
+
+def _woken(key: bytes | None) -> str | None:
+    """The complaint a tick wakes, from its key; None for a key the timer never writes."""
+    try:
+        return None if key is None else key.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 async def settle_and_publish(partition: int, before: Case | None, assessment: cases.Assessment, now: datetime) -> None:
@@ -208,7 +216,7 @@ async def wake_due_complaints() -> None:
         await sla_ticks_topic.send(key=complaint_id.encode(), value=orjson.dumps(tick), partition=partition)
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # faust's app.task is untyped
 async def say_the_calendar_is_provisional() -> None:
     warning = provisional_calendar_warning(rules, settings)
     if warning is not None:

@@ -11,16 +11,17 @@ from events.errors import Rejection
 from services import agents
 
 
-async def test_a_tick_without_a_key_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("key", [None, b"\xff\xfe"], ids=["no key", "not UTF-8"])
+async def test_a_tick_that_names_no_complaint_is_rejected(monkeypatch: pytest.MonkeyPatch, key: bytes | None) -> None:
     rejected: list[Rejection] = []
 
     async def record(message: object, rejection: Rejection) -> None:
         rejected.append(rejection)
 
     monkeypatch.setattr(agents, "reject", record)
-    tick = SimpleNamespace(key=None, value=b"{}", message=SimpleNamespace(topic=agents.ticks, partition=0, offset=7))
+    tick = SimpleNamespace(key=key, value=b"{}", message=SimpleNamespace(topic=agents.ticks, partition=0, offset=7))
 
     await agents.settle_due_complaint(tick)  # type: ignore[arg-type]
 
     assert [rejection.code for rejection in rejected] == ["invalid"]
-    assert "no key" in rejected[0].reason
+    assert "keyed by the UTF-8 complaint_id" in rejected[0].reason
