@@ -68,7 +68,13 @@ def _family(
     lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
     for labels, value in sorted(samples.items()):
         shown = ",".join(f'{label}="{_escaped(text)}"' for label, text in labels)
-        lines.append(f"{name}{{{shown}}} {value:g}" if shown else f"{name} {value:g}")
+        lines.append(f"{name}{{{shown}}} {_number(value)}" if shown else f"{name} {_number(value)}")
+
+
+def _number(value: float) -> str:
+    """Whole numbers in full (a Unix time or a counter past a million keeps every digit: `:g` would
+    write 1.8303e+09), others as Python writes a float, which Prometheus reads."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _escaped(text: str) -> str:
