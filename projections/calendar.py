@@ -62,6 +62,16 @@ class WorkingDayCalendar(BaseModel):
             return True
         return day not in self.holidays and day.weekday() < 5
 
+    def covered_through(self, day: date) -> date | None:
+        """The last day of the run of covered years that `day` is in (the calendar's edge, as seen
+        from `day`); None when `day` itself is not covered."""
+        if day.year not in self.years:
+            return None
+        year = day.year
+        while year + 1 in self.years:
+            year += 1
+        return date(year, 12, 31)
+
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """The deadline `days` working days after `start`, in start's tzinfo (rules in the module doc).
 

@@ -13,8 +13,9 @@ fold_complaints
 wake_due_complaints (timer, every second)
     sends a tick for each complaint whose next threshold passed, from an in-memory deadline index
     rebuilt from the table after every recovery.
-say_the_calendar_is_provisional (once, at start)
-    warns while the working-day calendar holds a year not yet from its notice (docs/sla.md).
+warn_about_the_calendar (at start, then daily)
+    warns while the working-day calendar ends within 45 days or holds a year not yet from its
+    notice (docs/sla.md).
 publish_workload_shares (timer, every COMPLAINTFLOW_WORKLOAD_INTERVAL_SECONDS)
     sends what this worker's complaints count for in each department, where it changed
     (services/shares.py: counted with every step, rebuilt from the table after every recovery).
@@ -29,6 +30,7 @@ bug, and is logged with topic, partition and offset before it propagates.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from datetime import UTC, datetime
@@ -59,12 +61,13 @@ from services.app import (
 from services.cases import DeadlineIndex, RecentCases, decode_stored
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
-from services.rules import provisional_calendar_warning
+from services.rules import calendar_warnings
 from services.shares import PartitionShares
 from services.topics import ALERTS, EVENTS, REJECTED, SLA_TICKS, STATE
 
 log = logging.getLogger(__name__)
 SEPARATOR = b"\x1f"
+CALENDAR_CHECK_SECONDS = 24 * 3600
 EXIT_CANNOT_REJECT = 70
 deadlines = DeadlineIndex()
 """complaint → when it next needs settling; covers the complaints of this worker's partitions."""
@@ -217,10 +220,12 @@ async def wake_due_complaints() -> None:
 
 
 @app.task  # type: ignore[untyped-decorator]  # faust's app.task is untyped
-async def say_the_calendar_is_provisional() -> None:
-    warning = provisional_calendar_warning(rules, settings)
-    if warning is not None:
-        log.warning(warning)
+async def warn_about_the_calendar() -> None:
+    """At start, then every day: a worker runs for months, and a calendar's end comes every December."""
+    while True:
+        for warning in calendar_warnings(rules, settings, wall_clock().date()):
+            log.warning(warning)
+        await asyncio.sleep(CALENDAR_CHECK_SECONDS)
 
 
 @complaints_by_id.on_recover

@@ -3,14 +3,16 @@ the dashboard's two static files (they hold no data: the page asks for a dashboa
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import faust
 from aiohttp import web
 
-from services.agents import deadlines, recent
-from services.app import app, settings
+from projections.calendar import WorkingDayCalendar
+from services.agents import deadlines, recent, wall_clock
+from services.app import app, rules, settings
 from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from services.metrics import metrics
 from services.webserver import feed, refusal, respond
@@ -78,6 +80,7 @@ class Metrics(faust.web.View):
                     {(): len(feed.model.states)},
                 ),
                 "complaintflow_alert_stream_clients": ("Open /alerts/stream connections.", {(): len(feed.subscribers)}),
+                **_calendar_gauges(),
             },
             counted_elsewhere={
                 "complaintflow_case_cache_lookups_total": (
@@ -88,6 +91,27 @@ class Metrics(faust.web.View):
             },
         )
         return web.Response(body=text.encode(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+def _calendar_gauges() -> dict[str, Any]:
+    """How far the working-day calendar reaches from today, and which of its years are provisional:
+    a calendar's end rejects the events of clocks that reach past it (docs/sla.md)."""
+    calendar = rules.calendar
+    if not isinstance(calendar, WorkingDayCalendar):
+        return {}
+    end = calendar.covered_through(wall_clock().date())
+    until = 0.0 if end is None else datetime.combine(end + timedelta(days=1), time(), UTC).timestamp()
+    return {
+        "complaintflow_calendar_covered_until_timestamp_seconds": (
+            "Where the working-day calendar's covered years end, from today (Unix time, 00:00 UTC after its last day;"
+            " 0 if today is not covered): alert well before it, a working-day clock reaching past it is rejected.",
+            {(): until},
+        ),
+        "complaintflow_calendar_provisional_year": (
+            "1 for each year the working-day calendar holds from the law, not yet from the State Council's notice.",
+            {(("year", str(year)),): 1 for year in calendar.provisional_years},
+        ),
+    }
 
 
 @app.page("/")

@@ -6,7 +6,7 @@ is validated at startup, so a bad policy stops the worker before it judges anyth
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from events.errors import ConfigurationError
@@ -18,6 +18,10 @@ from services.settings import Settings
 SHIPPED = Path(__file__).resolve().parents[1] / "projections" / "data"
 SHIPPED_POLICY = SHIPPED / "policy.toml"
 SHIPPED_CALENDAR = SHIPPED / "calendar-cn.toml"
+CALENDAR_NOTICE_DAYS = 45
+"""A worker warns this long before its working-day calendar ends: a 10-working-day clock started
+two weeks before the end already reaches past it, and the State Council publishes the next year's
+notice in November."""
 
 
 def load_rulebook(settings: Settings) -> Rulebook:
@@ -45,19 +49,32 @@ def load_rulebook(settings: Settings) -> Rulebook:
     return Rulebook(current=current, earlier=earlier, calendar=calendar, max_clock_skew=skew)
 
 
-def provisional_calendar_warning(rules: Rulebook, settings: Settings) -> str | None:
-    """What a worker says at start while its working-day calendar holds a year not yet from its notice:
-    deadlines still count there, by the law's days off, and may move once the notice is entered."""
+def calendar_warnings(rules: Rulebook, settings: Settings, today: date) -> list[str]:
+    """What a worker says about its working-day calendar: that it ends soon (a clock whose deadline
+    falls after the end cannot be judged, and its event is rejected until the next year is in the
+    file), and that it holds a year not yet from its notice (deadlines still count there, by the
+    law's days off, and may move once the notice is entered)."""
     calendar = rules.calendar
-    if not isinstance(calendar, WorkingDayCalendar) or not calendar.provisional_years:
-        return None
-    years = ", ".join(str(year) for year in calendar.provisional_years)
-    return (
-        f"the working-day calendar {calendar.name!r} ({settings.calendar_file or SHIPPED_CALENDAR}) is provisional for"
-        f" {years}: it holds the days off the law fixes, not yet the State Council's notice (its 调休), so working-day"
-        " deadlines across 春节, 劳动节 or 国庆 may move by a few days once the notice is entered in that file"
-        " (docs/sla.md says how)"
-    )
+    if not isinstance(calendar, WorkingDayCalendar):
+        return []
+    where = f"the working-day calendar {calendar.name!r} ({settings.calendar_file or SHIPPED_CALENDAR})"
+    warnings = []
+    end = calendar.covered_through(today)
+    if end is None or (end - today).days < CALENDAR_NOTICE_DAYS:
+        ends = f"does not cover today ({today})" if end is None else f"ends on {end}, in {(end - today).days} days"
+        warnings.append(
+            f"{where} {ends}: an event whose working-day clock reaches past it is rejected (processing_failed) until"
+            f" that year is in the file; add it from the State Council's notice, or provisionally from the law's days"
+            f" off, then restart the workers and `complaintflow redrive` (docs/sla.md)"
+        )
+    if calendar.provisional_years:
+        years = ", ".join(str(year) for year in calendar.provisional_years)
+        warnings.append(
+            f"{where} is provisional for {years}: it holds the days off the law fixes, not yet the State Council's"
+            " notice (its 调休), so working-day deadlines across 春节, 劳动节 or 国庆 may move by a few days once the"
+            " notice is entered in that file (docs/sla.md says how)"
+        )
+    return warnings
 
 
 def _policy(path: Path) -> Policy:

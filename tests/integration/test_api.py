@@ -15,8 +15,10 @@ import aiohttp
 import orjson
 import pytest
 
+from projections.calendar import parse_calendar
 from services.broker import free_port
 from services.clients import read_topic
+from services.rules import SHIPPED_CALENDAR
 from services.settings import Settings
 from tests.integration.conftest import CHANNEL_TOKENS, DASHBOARD_TOKEN, parse_metrics, start_worker, stop_worker
 from tests.openapi import check
@@ -239,6 +241,12 @@ async def test_healthz_needs_no_token_and_shows_no_complaint_data_metrics_count_
     assert samples["complaintflow_clock_evaluations_total"] >= 1
     assert samples["complaintflow_read_model_complaints"] >= 1
     assert samples['complaintflow_case_cache_lookups_total{result="hit"}'] >= 1, "the assignment found its case"
+    shipped = parse_calendar(SHIPPED_CALENDAR.read_text(encoding="utf-8"))  # its years run on from today's
+    edge = datetime(max(shipped.years) + 1, 1, 1, tzinfo=UTC).timestamp()
+    assert samples["complaintflow_calendar_covered_until_timestamp_seconds"] == edge, "to the second"
+    assert {name for name in samples if name.startswith("complaintflow_calendar_provisional_year")} == {
+        f'complaintflow_calendar_provisional_year{{year="{year}"}}' for year in shipped.provisional_years
+    }
 
 
 async def test_every_worker_answers_the_same_for_any_complaint(

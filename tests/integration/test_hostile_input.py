@@ -260,7 +260,8 @@ async def test_a_year_the_calendar_lacks_rejects_the_event_with_what_to_do_and_t
     assert rejected["reason_code"] == "processing_failed"
     assert "calendar" in rejected["reason"] and "add that year's holidays" in rejected["reason"]
     assert folded["stage"] == "received"
-    assert "is provisional for" not in (ARTIFACTS / "calendar-worker.log").read_text(encoding="utf-8")
+    logged = (ARTIFACTS / "calendar-worker.log").read_text(encoding="utf-8")
+    assert "is provisional for" not in logged and "does not cover today (" in logged
 
 
 async def test_a_worker_says_at_start_that_its_calendar_holds_a_provisional_year(

@@ -158,6 +158,8 @@ def test_native_toml_dates_and_non_consecutive_years() -> None:
     text = 'name = "t"\nsource = "s"\nyears = [2025, 2027]\n[[holidays]]\nname = "X"\ndays_off = [2025-01-01]\n'
     calendar = parse_calendar(text)
     assert calendar.holidays == {date(2025, 1, 1)}
+    assert calendar.covered_through(date(2025, 3, 1)) == date(2025, 12, 31), "the gap ends its run"
+    assert calendar.covered_through(date(2027, 3, 1)) == date(2027, 12, 31)
     with pytest.raises(CalendarNotCovered, match="covers 2025, 2027; 2026-06-01"):
         calendar.is_working_day(date(2026, 6, 1))
 
@@ -170,6 +172,14 @@ def test_the_shipped_file_covers_2025_and_2026_and_2027_provisionally() -> None:
     assert "国务院办公厅" in CN.source
     assert {day.year for day in CN.holidays | CN.working_weekends} == {2025, 2026, 2027}
     assert len(CN.working_weekends) == 11  # 5 in 2025, 6 in 2026, as the notices list them; none known for 2027
+
+
+@pytest.mark.parametrize(
+    ("today", "edge"),
+    [(date(2025, 1, 1), date(2027, 12, 31)), (date(2027, 12, 31), date(2027, 12, 31)), (date(2028, 1, 1), None)],
+)
+def test_the_calendar_says_how_far_it_reaches(today: date, edge: date | None) -> None:
+    assert CN.covered_through(today) == edge
 
 
 def test_a_provisional_year_has_the_laws_13_days_off_and_gives_back_those_on_a_weekend() -> None:
