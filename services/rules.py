@@ -64,8 +64,8 @@ def calendar_warnings(rules: Rulebook, settings: Settings, today: date) -> list[
         ends = f"does not cover today ({today})" if end is None else f"ends on {end}, in {(end - today).days} days"
         warnings.append(
             f"{where} {ends}: an event whose working-day clock reaches past it is rejected (processing_failed) until"
-            f" that year is in the file; add it from the State Council's notice, or provisionally from the law's days"
-            f" off, then restart the workers and `complaintflow redrive` (docs/sla.md)"
+            " that year is in the file; add it from the State Council's notice, or provisionally from the law's days"
+            " off, then restart the workers and `complaintflow redrive` (docs/sla.md)"
         )
     if calendar.provisional_years:
         years = ", ".join(str(year) for year in calendar.provisional_years)
