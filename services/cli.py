@@ -166,7 +166,7 @@ def _replay(settings: Settings, arguments: argparse.Namespace) -> int:
 def _verify(settings: Settings, arguments: argparse.Namespace) -> int:
     from services.verify import print_report, verify
 
-    return print_report(asyncio.run(verify(settings, sys.stderr)), sys.stdout)
+    return print_report(asyncio.run(verify(settings, sys.stderr, jobs=arguments.jobs)), sys.stdout)
 
 
 def _export(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -285,6 +285,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.set_defaults(command=_replay)
 
     verify = commands.add_parser("verify", help="compare the live read models with a replay; exit 1 on drift")
+    verify.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="processes folding the log, as replay's --jobs (default: one per core, at most 8, fewer on a small log)",
+    )
     verify.set_defaults(command=_verify)
 
     export = commands.add_parser("export", help="write the accepted events, in log order, to a JSON-lines file")

@@ -21,7 +21,7 @@ alerts were grouped into revisions: see docs/replay.md.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -123,6 +123,18 @@ class Horizon:
     clock: datetime
     occurred_by: datetime | None = None
     version: int | None = None
+
+
+@dataclass(frozen=True)
+class Horizons:
+    """Each complaint's horizon: its own if it has one, else `default`. A value, not a closure, so a
+    parallel replay's children receive it with their shard (verify gives each complaint its own)."""
+
+    default: Horizon
+    own: Mapping[str, Horizon] = field(default_factory=dict)
+
+    def __call__(self, complaint_id: str) -> Horizon:
+        return self.own.get(complaint_id, self.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +348,7 @@ class Folded(Protocol):
     (`services.parallel_replay.Merged`)."""
 
     counts: Counter[Outcome]
+    lagging: set[str]
 
     def complaint_ids(self) -> list[str]: ...
 

@@ -1,12 +1,13 @@
-"""`complaintflow replay --jobs N`: the fold spread over N processes, one shard of complaints each.
+"""`complaintflow replay --jobs N` (and `verify --jobs N`): the fold spread over N processes, one
+shard of complaints each.
 
 Why: replay is CPU-bound in one process. Decoding, folding and settling cost ~100 µs an event
 (~8.8k events/s on the benchmark's 113k-event log, against ~85k/s for a plain aiokafka
 read-and-decode), and one Python process cannot go faster. Complaints are independent in the fold,
-so each shard's complaints are folded apart, their final settle at `--as-of` worked out and their
-records and memberships too: shard 0 in the parent itself, each other shard in a child process.
-The parent merges them and prints with the code a single-process replay prints with
-(services/render.py).
+so each shard's complaints are folded apart, settled at their horizon (replay's `--as-of`, or for
+verify the live record's), and their records and memberships worked out: shard 0 in the parent
+itself, each other shard in a child process. The parent merges them and prints (or compares) with
+the code a single process uses (services/render.py, services/verify.py).
 
 How the shards stay consistent with `--jobs 1`, so the output is byte-identical:
 
@@ -41,14 +42,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from projections.workload import DepartmentWorkload, Membership
-from services.history import History, Horizon, LoggedEvent, Outcome, workloads_of
+from services.history import History, Horizons, LoggedEvent, Outcome, workloads_of
 from services.progress import REDRAW_SECONDS, Progress
-from services.replay import FileLog, KafkaLog, constant, fold_log, spared_collector
+from services.replay import FileLog, KafkaLog, fold_log, spared_collector
 from services.rules import load_rulebook
 from services.settings import Settings
 
@@ -77,7 +77,8 @@ class Shard:
     """What a child is asked to fold: its shard of the parent's snapshot of the log."""
 
     settings: Settings
-    as_of: datetime
+    horizons: Horizons
+    """Where each complaint's fold stops (replay: `--as-of` for all; verify: each live record's)."""
     index: int
     jobs: int
     ranges: dict[int, tuple[int, int]] | None
@@ -87,9 +88,10 @@ class Shard:
 
 @dataclass(frozen=True)
 class Folded:
-    """A shard's result: its counts, and its complaints' records and memberships at `--as-of`."""
+    """A shard's result: its counts, and its complaints' records and memberships at their horizons."""
 
     counts: Counter[Outcome]
+    lagging: set[str]
     complaint_ids: list[str]
     records: list[dict[str, Any]]
     memberships: list[list[Membership]]
@@ -102,6 +104,7 @@ class Merged:
     def __init__(self, shards: Sequence[Folded]) -> None:
         self.shards = shards
         self.counts: Counter[Outcome] = sum((shard.counts for shard in shards), Counter())
+        self.lagging: set[str] = set().union(*(shard.lagging for shard in shards))
 
     def complaint_ids(self) -> list[str]:
         return list(heapq.merge(*(shard.complaint_ids for shard in self.shards)))
@@ -118,7 +121,7 @@ class Merged:
 
 
 async def fold_in_parallel(
-    settings: Settings, log: FileLog | KafkaLog, as_of: datetime, jobs: int, progress: Progress
+    settings: Settings, log: FileLog | KafkaLog, horizons: Horizons, jobs: int, progress: Progress
 ) -> Merged:
     """Fold `log` (entered: its ranges are the snapshot) in `jobs` shards and merge them: shard 0 here,
     with the log already open, while `jobs - 1` child processes fold the others (the parent would
@@ -127,7 +130,7 @@ async def fold_in_parallel(
     positions = context.Array("q", jobs, lock=False)  # each shard's folder writes its own slot only
     ranges = log.ranges if isinstance(log, KafkaLog) else None
     from_file = log.path if isinstance(log, FileLog) else None
-    shards = [Shard(settings, as_of, index, jobs, ranges, from_file) for index in range(jobs)]
+    shards = [Shard(settings, horizons, index, jobs, ranges, from_file) for index in range(jobs)]
     pool = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_started, initargs=(positions,))
     here: asyncio.Future[Folded] | None = None
     try:
@@ -188,7 +191,7 @@ async def _fold_with_own_log(shard: Shard) -> Folded:
 
 async def _fold(shard: Shard, log: FileLog | KafkaLog, positions: Any) -> Folded:
     """Fold the shard's entries of `log` (entered, over the parent's snapshot) and settle them."""
-    history = History(load_rulebook(shard.settings), constant(Horizon(shard.as_of, occurred_by=shard.as_of)))
+    history = History(load_rulebook(shard.settings), shard.horizons)
 
     def ours(entry: LoggedEvent) -> bool:
         return shard_of(entry.key, shard.jobs) == shard.index
@@ -208,7 +211,7 @@ def folded(history: History) -> Folded:
     complaint_ids = history.complaint_ids()
     records = [history.record(complaint_id) for complaint_id in complaint_ids]
     memberships = [history.memberships(complaint_id) for complaint_id in complaint_ids]
-    return Folded(history.counts, complaint_ids, records, memberships)
+    return Folded(history.counts, history.lagging, complaint_ids, records, memberships)
 
 
 class _Position(Progress):

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events.errors import ComplaintflowError
 from services.clients import UnknownTopic, read_topic
-from services.history import ExportFileError, Folded, History, Horizon, LoggedEvent, parse_line
+from services.history import ExportFileError, Folded, History, Horizon, Horizons, LoggedEvent, parse_line
 from services.kafka_options import client_options
 from services.offsets import verified_end_offsets
 from services.progress import Progress
@@ -215,9 +215,9 @@ def spared_collector() -> Iterator[Callable[[], None]]:
         gc.unfreeze()
 
 
-def constant(horizon: Horizon) -> Callable[[str], Horizon]:
+def constant(horizon: Horizon) -> Horizons:
     """The same horizon for every complaint (replay and export; verify gives each its own)."""
-    return lambda _complaint_id: horizon
+    return Horizons(horizon)
 
 
 async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO, stderr: TextIO) -> int:
@@ -233,14 +233,15 @@ async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO,
     from services.parallel_replay import default_jobs, fold_in_parallel  # it builds on this module
 
     as_of = request.as_of or datetime.now(UTC)
-    history = History(load_rulebook(settings), constant(Horizon(as_of, occurred_by=as_of)), watch=request.complaint)
+    horizons = constant(Horizon(as_of, occurred_by=as_of))
+    history = History(load_rulebook(settings), horizons, watch=request.complaint)
     log: FileLog | KafkaLog = FileLog(request.from_file) if request.from_file else KafkaLog(settings)
     folded: Folded = history
     async with log:
         progress = Progress(stderr, "replay", log.total)
         jobs = 1 if request.complaint is not None else request.jobs or default_jobs(log.total)
         if jobs > 1:
-            folded = await fold_in_parallel(settings, log, as_of, jobs, progress)
+            folded = await fold_in_parallel(settings, log, horizons, jobs, progress)
         else:
             only_key = None if request.complaint is None else request.complaint.encode()
             wanted = None if only_key is None else lambda entry: entry.key == only_key

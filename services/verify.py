@@ -27,7 +27,8 @@ import orjson
 
 from projections.workload import to_record as workload_record
 from services.clients import latest_by_key, read_topic
-from services.history import History, Horizon
+from services.history import Folded, History, Horizon, Horizons
+from services.parallel_replay import default_jobs, fold_in_parallel
 from services.progress import Progress
 from services.readmodel import ReadModel
 from services.replay import KafkaLog, fold_log
@@ -132,29 +133,35 @@ def compare(subject: str, live: dict[str, Any], replayed: dict[str, Any]) -> lis
     ]
 
 
-async def verify(settings: Settings, stderr: TextIO) -> VerifyReport:
-    """Read the live read models first, then the log to its current end, and compare."""
+async def verify(settings: Settings, stderr: TextIO, *, jobs: int | None = None) -> VerifyReport:
+    """Read the live read models first, then the log to its current end, and compare. `jobs`: the
+    processes folding the log (`services.parallel_replay`); None: one per core, fewer on a small log."""
     started = datetime.now(UTC)
     states = _by_key(await latest_by_key(settings, settings.topic(STATE.name)))
     workloads = _by_key(await latest_by_key(settings, settings.topic(WORKLOAD.name)))
     alerts = await outstanding_alerts(settings)
     unknown = Horizon(started)
-    horizons = {complaint_id: _horizon(record, unknown) for complaint_id, record in states.items()}
-    history = History(load_rulebook(settings), lambda complaint_id: horizons.get(complaint_id, unknown))
+    horizons = Horizons(unknown, {complaint_id: _horizon(record, unknown) for complaint_id, record in states.items()})
     async with KafkaLog(settings) as log:
-        await fold_log(log, history, Progress(stderr, "verify", log.total))
+        progress = Progress(stderr, "verify", log.total)
+        jobs = jobs or default_jobs(log.total)
+        if jobs > 1:
+            history: Folded = await fold_in_parallel(settings, log, horizons, jobs, progress)
+        else:
+            history = History(load_rulebook(settings), horizons)
+            await fold_log(log, history, progress)
     report = VerifyReport(
         events=history.counts["accepted"], lagging=len(history.lagging), repeated_alerts=alerts.repeated
     )
-    replayed_ids = history.complaint_ids()
-    for complaint_id in sorted({*states, *replayed_ids}):
+    replayed_records = {record["complaint_id"]: record for record in history.records()}
+    for complaint_id in sorted({*states, *replayed_records}):
         subject = f"complaint {complaint_id}"
-        if complaint_id not in replayed_ids:
+        if complaint_id not in replayed_records:
             report.differences.append(Difference(subject, "(record)", _gist(states[complaint_id]), ABSENT))
         elif complaint_id not in states:
-            report.differences.append(Difference(subject, "(record)", ABSENT, _gist(history.record(complaint_id))))
+            report.differences.append(Difference(subject, "(record)", ABSENT, _gist(replayed_records[complaint_id])))
         else:
-            live, replayed = states[complaint_id], history.record(complaint_id)
+            live, replayed = states[complaint_id], replayed_records[complaint_id]
             found = compare(subject, live, replayed)
             published = sorted(alerts.by_complaint.get(complaint_id, ()))
             expected = sorted(alert["alert_id"] for alert in replayed["alerts"])
@@ -162,7 +169,7 @@ async def verify(settings: Settings, stderr: TextIO) -> VerifyReport:
                 found.append(Difference(subject, ALERTS.name, published, expected))
             report.differences += found
             report.regrouped += not found and live.get("revision") != replayed["revision"]
-    report.complaints = len(replayed_ids)
+    report.complaints = len(replayed_records)
     views = history.workloads()
     for department in sorted({*workloads, *views}):
         subject = f"department {department}"

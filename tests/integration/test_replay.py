@@ -128,6 +128,7 @@ async def test_verify_finds_no_drift_after_a_live_run_and_names_a_planted_one(
     clean = complaintflow("verify", env=env)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert clean.stdout.strip().startswith(f"no drift: 30 complaints ({len(events)} events)")
+    assert complaintflow("verify", "--jobs", "3", env=env).stdout == clean.stdout, "shards merged: the same report"
 
     rejected = orjson.loads(await replayed(settings, rejected=True, format="json"))["rejected"]
     assert [(r["key"], r["reason_code"]) for r in rejected] == [("C-bad", "undecodable")]
@@ -139,6 +140,8 @@ async def test_verify_finds_no_drift_after_a_live_run_and_names_a_planted_one(
 
     drifted = complaintflow("verify", env=env)
     assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    in_shards = complaintflow("verify", "--jobs", "3", env=env)
+    assert (in_shards.returncode, in_shards.stdout) == (1, drifted.stdout)
     lines = drifted.stdout.splitlines()
     assert lines[0] == f'complaint {key.decode()}  stage: live "{wrong["stage"]}", replayed "{record["stage"]}"'
     assert lines[-1].startswith("drift: ")

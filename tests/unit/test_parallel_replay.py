@@ -11,11 +11,11 @@ import sys
 import orjson
 import pytest
 
-from services.history import History, LoggedEvent
+from services.history import History, Horizon, Horizons, LoggedEvent
 from services.parallel_replay import EVENTS_PER_JOB, Merged, default_jobs, folded, shard_of
 from services.render import write_projections
 from services.replay import summary
-from tests.unit.test_replay import replay
+from tests.unit.test_replay import RULES, replay
 from tests.unit.test_replay_output import AS_OF, FORMATS, everything
 from tests.wire import received
 
@@ -62,3 +62,27 @@ def test_shards_folded_apart_and_merged_print_what_one_history_prints(jobs: int,
         assert together.getvalue() == alone.getvalue()
     assert summary(merged, AS_OF) == summary(one, AS_OF)
     assert merged.complaint_ids() == one.complaint_ids()
+
+
+def test_shards_with_a_horizon_per_complaint_merge_into_what_one_history_folds() -> None:
+    """verify's fold: each complaint stops at its live record's version, so a live system that lags
+    is compared where it stands; the complaints past it are counted as lagging in every shard."""
+    entries = everything()
+    complaint_ids = sorted({entry.key.decode() for entry in entries if entry.key is not None})
+    horizons = Horizons(
+        Horizon(AS_OF), {complaint_ids[0]: Horizon(AS_OF, version=1), complaint_ids[-1]: Horizon(AS_OF, version=2)}
+    )
+
+    def fold(part: list[LoggedEvent]) -> History:
+        history = History(RULES, horizons)
+        for entry in part:
+            history.feed(entry)
+        return history
+
+    one = fold(entries)
+    merged = Merged([folded(fold([e for e in entries if shard_of(e.key, 2) == shard])) for shard in range(2)])
+
+    assert one.lagging == {complaint_ids[0], complaint_ids[-1]}, "both live records lag their log"
+    assert merged.lagging == one.lagging and merged.counts == one.counts
+    assert list(merged.records()) == list(one.records())
+    assert merged.workloads() == one.workloads()
