@@ -47,10 +47,10 @@ class PartitionShares:
 
     def rebuild(self, held: Iterable[tuple[int, Case, Standing]]) -> None:
         """Count every case held from scratch, then publish every share."""
-        self.clear()
+        rebuilt = PartitionShares()
         for partition, case, standing in held:
-            self.hold(partition, case, standing)
-        self.mark_all_changed()
+            rebuilt.hold(partition, case, standing)
+        self.take_over(rebuilt)
 
     def hold(self, partition: int, case: Case, standing: Standing) -> None:
         """Count a case found in the table after a recovery (after `clear`), and give every
@@ -59,6 +59,12 @@ class PartitionShares:
         for department in case.complaint.departments_seen:
             self._tally(partition, department)
         self.count(partition, None, case, [case.complaint.owner_department, case.complaint.department], standing)
+
+    def take_over(self, rebuilt: PartitionShares) -> None:
+        """Count what `rebuilt` counted (in place of what this counted), every share due for
+        publishing: a rebuild made apart and swapped in whole, so no share is published counted halfway."""
+        self._tallies, self._standing = rebuilt._tallies, rebuilt._standing
+        self.mark_all_changed()  # and what `rebuilt` marked is this one's now
 
     def mark_all_changed(self) -> None:
         """Every share is due for publishing (after a rebuild: a crash may have lost any of them)."""

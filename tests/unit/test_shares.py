@@ -61,6 +61,19 @@ def test_a_rebuild_publishes_every_share_again_including_emptied_ones():
     }
 
 
+def test_shares_counted_apart_are_published_only_once_taken_over_and_replace_the_old_counts():
+    shares = PartitionShares()
+    before = step(None, received("C-9", department="物业部"))
+    shares.count(3, None, before, cases.departments_touched(None, before), "ok")
+    shares.take_changed()
+    counted = PartitionShares()  # what a recovery counts while the worker's timers still run
+    counted.hold(0, step(None, received("C-1", department="客服中心")), "breached")
+
+    assert shares.take_changed() == [], "nothing counted apart is published before the swap"
+    shares.take_over(counted)
+    assert counts(shares.take_changed()) == {(0, "客服中心"): (1, 1, 1)}
+
+
 def test_shares_that_could_not_be_published_are_published_next_time():
     shares = PartitionShares()
     first = step(None, received("C-1"))
