@@ -72,12 +72,19 @@ class EmbeddedBroker:
         )
         if self.log_path:
             log.close()  # type: ignore[union-attr]  # the child has its own descriptor now
+        try:
+            self._wait_until_listening(url, timeout)
+        except BaseException:  # failed, or interrupted (Ctrl-C): the broker runs in a session of its own,
+            self.stop()  # so nothing else would ever stop it, and the next start would find its port taken
+            raise
+
+    def _wait_until_listening(self, url: str, timeout: float) -> None:
+        assert self._process is not None
         deadline = time.monotonic() + timeout
         while not port_is_open(self.port):
             if self._process.poll() is not None:
                 raise BrokerStartError(f"Tansu exited with code {self._process.returncode} before listening")
             if time.monotonic() > deadline:
-                self.stop()
                 raise BrokerStartError(f"Tansu did not listen on {url} within {timeout:.0f} s")
             time.sleep(0.05)
 
