@@ -87,7 +87,7 @@ class Shard:
 
 
 @dataclass(frozen=True)
-class Folded:
+class FoldedShard:
     """A shard's result: its counts, and its complaints' records and memberships at their horizons."""
 
     counts: Counter[Outcome]
@@ -101,7 +101,7 @@ class Merged:
     """The shards merged back into one view, in complaint order: what `write_projections` and
     `summary` read from a `History`."""
 
-    def __init__(self, shards: Sequence[Folded]) -> None:
+    def __init__(self, shards: Sequence[FoldedShard]) -> None:
         self.shards = shards
         self.counts: Counter[Outcome] = sum((shard.counts for shard in shards), Counter())
         self.lagging: set[str] = set().union(*(shard.lagging for shard in shards))
@@ -132,12 +132,12 @@ async def fold_in_parallel(
     from_file = log.path if isinstance(log, FileLog) else None
     shards = [Shard(settings, horizons, index, jobs, ranges, from_file) for index in range(jobs)]
     pool = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_started, initargs=(positions,))
-    here: asyncio.Future[Folded] | None = None
+    here: asyncio.Future[FoldedShard] | None = None
     try:
         futures = [asyncio.wrap_future(pool.submit(fold_shard, shard)) for shard in shards[1:]]
         here = asyncio.ensure_future(_fold(shards[0], log, positions))
         futures.insert(0, here)
-        pending: set[asyncio.Future[Folded]] = set(futures)
+        pending: set[asyncio.Future[FoldedShard]] = set(futures)
         reading = True  # the bar, like `fold_log`'s, counts what is read and ends when all of it is
         while pending:
             _, pending = await asyncio.wait(pending, timeout=REDRAW_SECONDS, return_when=asyncio.FIRST_EXCEPTION)
@@ -178,18 +178,18 @@ def _started(positions: Any) -> None:
     _positions = positions
 
 
-def fold_shard(shard: Shard) -> Folded:
+def fold_shard(shard: Shard) -> FoldedShard:
     """A child's task: fold its shard with its own event loop and a log of its own."""
     return asyncio.run(_fold_with_own_log(shard))
 
 
-async def _fold_with_own_log(shard: Shard) -> Folded:
+async def _fold_with_own_log(shard: Shard) -> FoldedShard:
     log = FileLog(shard.from_file) if shard.from_file is not None else KafkaLog(shard.settings, shard.ranges)
     async with log:
         return await _fold(shard, log, _positions)
 
 
-async def _fold(shard: Shard, log: FileLog | KafkaLog, positions: Any) -> Folded:
+async def _fold(shard: Shard, log: FileLog | KafkaLog, positions: Any) -> FoldedShard:
     """Fold the shard's entries of `log` (entered, over the parent's snapshot) and settle them."""
     history = History(load_rulebook(shard.settings), shard.horizons)
 
@@ -202,7 +202,7 @@ async def _fold(shard: Shard, log: FileLog | KafkaLog, positions: Any) -> Folded
         return folded(history)
 
 
-def folded(history: History) -> Folded:
+def folded(history: History) -> FoldedShard:
     """What the parent needs of a shard's `History`: its complaints settled at their horizon, as
     records and memberships, worked out here in parallel (sending the cases would leave
     `to_record` to the parent). Measured for 10,000 complaints: 6.4 MB of records and 2.6 MB of
@@ -211,7 +211,7 @@ def folded(history: History) -> Folded:
     complaint_ids = history.complaint_ids()
     records = [history.record(complaint_id) for complaint_id in complaint_ids]
     memberships = [history.memberships(complaint_id) for complaint_id in complaint_ids]
-    return Folded(history.counts, history.lagging, complaint_ids, records, memberships)
+    return FoldedShard(history.counts, history.lagging, complaint_ids, records, memberships)
 
 
 class _Position(Progress):
