@@ -39,14 +39,14 @@ import multiprocessing
 import os
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from projections.workload import DepartmentWorkload, Membership
-from services.history import History, Horizons, LoggedEvent, Outcome, workloads_of
+from services.history import Folded, History, Horizons, LoggedEvent, Outcome, workloads_of
 from services.progress import REDRAW_SECONDS, Progress
 from services.replay import FileLog, KafkaLog, fold_log, spared_collector
 from services.rules import load_rulebook
@@ -120,12 +120,35 @@ class Merged:
         return workloads_of(memberships for _, memberships in per_complaint)
 
 
+async def fold(
+    settings: Settings,
+    log: FileLog | KafkaLog,
+    history: History,
+    jobs: int | None,
+    progress: Progress,
+    *,
+    wanted: Callable[[LoggedEvent], bool] | None = None,
+) -> Folded:
+    """`log` (entered) folded into `history` in this process, or with more than one job in shards,
+    merged (`fold_in_parallel`). `jobs` None: `default_jobs`. What `wanted` picks (one complaint's
+    timeline) is always folded here."""
+    jobs = jobs or default_jobs(log.total)
+    if jobs == 1 or wanted is not None:
+        await fold_log(log, history, progress, wanted=wanted)
+        return history
+    return await fold_in_parallel(settings, log, history, jobs, progress)
+
+
 async def fold_in_parallel(
-    settings: Settings, log: FileLog | KafkaLog, horizons: Horizons, jobs: int, progress: Progress
+    settings: Settings, log: FileLog | KafkaLog, history: History, jobs: int, progress: Progress
 ) -> Merged:
-    """Fold `log` (entered: its ranges are the snapshot) in `jobs` shards and merge them: shard 0 here,
-    with the log already open, while `jobs - 1` child processes fold the others (the parent would
-    otherwise wait idle, and its shard needs no interpreter start, second read or pickling)."""
+    """Fold `log` (entered: its ranges are the snapshot) in `jobs` shards and merge them: shard 0 into
+    `history` here, with the log already open, while `jobs - 1` child processes fold the others (the
+    parent would otherwise wait idle, and its shard needs no interpreter start, second read or
+    pickling). The children receive `history`'s horizons, which must be `Horizons` for that."""
+    horizons = history.horizon
+    if not isinstance(horizons, Horizons):
+        raise TypeError("a parallel fold sends its shards their horizons: build the History with `Horizons`")
     context = multiprocessing.get_context("spawn")
     positions = context.Array("q", jobs, lock=False)  # each shard's folder writes its own slot only
     ranges = log.ranges if isinstance(log, KafkaLog) else None
@@ -135,7 +158,7 @@ async def fold_in_parallel(
     here: asyncio.Future[FoldedShard] | None = None
     try:
         futures = [asyncio.wrap_future(pool.submit(fold_shard, shard)) for shard in shards[1:]]
-        here = asyncio.ensure_future(_fold(shards[0], log, positions))
+        here = asyncio.ensure_future(_fold(shards[0], log, positions, history))
         futures.insert(0, here)
         pending: set[asyncio.Future[FoldedShard]] = set(futures)
         reading = True  # the bar, like `fold_log`'s, counts what is read and ends when all of it is
@@ -186,12 +209,11 @@ def fold_shard(shard: Shard) -> FoldedShard:
 async def _fold_with_own_log(shard: Shard) -> FoldedShard:
     log = FileLog(shard.from_file) if shard.from_file is not None else KafkaLog(shard.settings, shard.ranges)
     async with log:
-        return await _fold(shard, log, _positions)
+        return await _fold(shard, log, _positions, History(load_rulebook(shard.settings), shard.horizons))
 
 
-async def _fold(shard: Shard, log: FileLog | KafkaLog, positions: Any) -> FoldedShard:
-    """Fold the shard's entries of `log` (entered, over the parent's snapshot) and settle them."""
-    history = History(load_rulebook(shard.settings), shard.horizons)
+async def _fold(shard: Shard, log: FileLog | KafkaLog, positions: Any, history: History) -> FoldedShard:
+    """Fold the shard's entries of `log` (entered, over the parent's snapshot) into `history` and settle them."""
 
     def ours(entry: LoggedEvent) -> bool:
         return shard_of(entry.key, shard.jobs) == shard.index

@@ -230,22 +230,15 @@ async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO,
             )
         await list_rejected(settings, request, stdout)
         return 0
-    from services.parallel_replay import default_jobs, fold_in_parallel  # it builds on this module
+    from services.parallel_replay import fold  # it builds on this module
 
     as_of = request.as_of or datetime.now(UTC)
-    horizons = constant(Horizon(as_of, occurred_by=as_of))
-    history = History(load_rulebook(settings), horizons, watch=request.complaint)
+    history = History(load_rulebook(settings), constant(Horizon(as_of, occurred_by=as_of)), watch=request.complaint)
     log: FileLog | KafkaLog = FileLog(request.from_file) if request.from_file else KafkaLog(settings)
-    folded: Folded = history
     async with log:
-        progress = Progress(stderr, "replay", log.total)
-        jobs = 1 if request.complaint is not None else request.jobs or default_jobs(log.total)
-        if jobs > 1:
-            folded = await fold_in_parallel(settings, log, horizons, jobs, progress)
-        else:
-            only_key = None if request.complaint is None else request.complaint.encode()
-            wanted = None if only_key is None else lambda entry: entry.key == only_key
-            await fold_log(log, history, progress, wanted=wanted)
+        only_key = None if request.complaint is None else request.complaint.encode()
+        wanted = None if only_key is None else lambda entry: entry.key == only_key
+        folded = await fold(settings, log, history, request.jobs, Progress(stderr, "replay", log.total), wanted=wanted)
     with spared_collector() as keep:
         keep()  # the cases are all there: the final settles and the output only add short-lived objects
         if request.complaint is not None:

@@ -27,11 +27,11 @@ import orjson
 
 from projections.workload import to_record as workload_record
 from services.clients import latest_by_key, read_topic
-from services.history import Folded, History, Horizon, Horizons
-from services.parallel_replay import default_jobs, fold_in_parallel
+from services.history import History, Horizon, Horizons
+from services.parallel_replay import fold
 from services.progress import Progress
 from services.readmodel import ReadModel
-from services.replay import KafkaLog, fold_log
+from services.replay import KafkaLog
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import ALERTS, STATE, WORKLOAD
@@ -143,13 +143,9 @@ async def verify(settings: Settings, stderr: TextIO, *, jobs: int | None = None)
     unknown = Horizon(started)
     horizons = Horizons(unknown, {complaint_id: _horizon(record, unknown) for complaint_id, record in states.items()})
     async with KafkaLog(settings) as log:
-        progress = Progress(stderr, "verify", log.total)
-        jobs = jobs or default_jobs(log.total)
-        if jobs > 1:
-            history: Folded = await fold_in_parallel(settings, log, horizons, jobs, progress)
-        else:
-            history = History(load_rulebook(settings), horizons)
-            await fold_log(log, history, progress)
+        history = await fold(
+            settings, log, History(load_rulebook(settings), horizons), jobs, Progress(stderr, "verify", log.total)
+        )
     report = VerifyReport(
         events=history.counts["accepted"], lagging=len(history.lagging), repeated_alerts=alerts.repeated
     )
