@@ -10,11 +10,11 @@ from typing import Any
 import faust
 from aiohttp import web
 
-from projections.calendar import WorkingDayCalendar
 from services.agents import deadlines, recent, wall_clock
 from services.app import app, rules, settings
 from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from services.metrics import metrics
+from services.rules import working_day_calendar
 from services.webserver import feed, refusal, respond
 
 DASHBOARD = Path(__file__).resolve().parent / "dashboard"
@@ -96,8 +96,8 @@ class Metrics(faust.web.View):
 def _calendar_gauges() -> dict[str, Any]:
     """How far the working-day calendar reaches from today, and which of its years are provisional:
     a calendar's end rejects the events of clocks that reach past it (docs/sla.md)."""
-    calendar = rules.calendar
-    if not isinstance(calendar, WorkingDayCalendar):
+    calendar = working_day_calendar(rules)
+    if calendar is None:
         return {}
     end = calendar.covered_through(wall_clock().date())
     until = 0.0 if end is None else datetime.combine(end + timedelta(days=1), time(), UTC).timestamp()

@@ -37,16 +37,25 @@ def load_rulebook(settings: Settings) -> Rulebook:
                 f"{path}: policy version {policy.version!r} appears twice in the history directory"
             )
         earlier[policy.version] = policy
-    calendar_path = settings.calendar_file or SHIPPED_CALENDAR
-    calendar = parse_calendar(_read(calendar_path))
+    calendar_file = calendar_path(settings)
+    calendar = parse_calendar(_read(calendar_file))
     for policy in (current, *earlier.values()):
         if policy.calendar != calendar.name:
             raise ConfigurationError(
-                f"policy {policy.version!r} counts working days in calendar {policy.calendar!r}, but {calendar_path} "
+                f"policy {policy.version!r} counts working days in calendar {policy.calendar!r}, but {calendar_file} "
                 f"is {calendar.name!r}: set COMPLAINTFLOW_CALENDAR_FILE to the right calendar"
             )
     skew = timedelta(seconds=settings.max_clock_skew_seconds)
     return Rulebook(current=current, earlier=earlier, calendar=calendar, max_clock_skew=skew)
+
+
+def calendar_path(settings: Settings) -> Path:
+    return settings.calendar_file or SHIPPED_CALENDAR
+
+
+def working_day_calendar(rules: Rulebook) -> WorkingDayCalendar | None:
+    """The rulebook's calendar as its file gave it (the core sees only `WorkingDays`); None without one."""
+    return rules.calendar if isinstance(rules.calendar, WorkingDayCalendar) else None
 
 
 def calendar_warnings(rules: Rulebook, settings: Settings, today: date) -> list[str]:
@@ -54,10 +63,10 @@ def calendar_warnings(rules: Rulebook, settings: Settings, today: date) -> list[
     falls after the end cannot be judged, and its event is rejected until the next year is in the
     file), and that it holds a year not yet from its notice (deadlines still count there, by the
     law's days off, and may move once the notice is entered)."""
-    calendar = rules.calendar
-    if not isinstance(calendar, WorkingDayCalendar):
+    calendar = working_day_calendar(rules)
+    if calendar is None:
         return []
-    where = f"the working-day calendar {calendar.name!r} ({settings.calendar_file or SHIPPED_CALENDAR})"
+    where = f"the working-day calendar {calendar.name!r} ({calendar_path(settings)})"
     warnings = []
     end = calendar.covered_through(today)
     if end is None or (end - today).days < CALENDAR_NOTICE_DAYS:
