@@ -9,17 +9,21 @@ counted from an older version.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faust.types import TP
 
+from services import recovery
 from services.admin import ensure_topics
 from services.clients import latest_by_key
 from services.settings import Settings
-from tests.integration.conftest import start_worker, stop_worker, wait_for_records
+from tests.integration.conftest import ARTIFACTS, start_worker, stop_worker, wait_for_records
 from tests.wire import T0, assigned, minutes, received, ruled
 
 pytestmark = pytest.mark.integration
@@ -80,6 +84,8 @@ async def test_a_restarted_worker_continues_every_complaint_from_its_last_versio
     assert not unanswered, f"{len(unanswered)} of {COMPLAINTS} rulings were never answered after the restart"
     forgotten = {cid: outcome for cid, outcome in outcomes.items() if outcome != "version 3, ruled"}
     assert not forgotten, f"{len(forgotten)} of {COMPLAINTS} complaints lost their last write in recovery"
+    restored = re.search(r"read (\d+) changelog records of", (ARTIFACTS / "recovery-worker-2.log").read_text())
+    assert restored is not None and int(restored[1]) >= COMPLAINTS, "the changelogs were not read by services.recovery"
 
 
 async def wait_for_outcomes(settings: Settings, ids: list[str], timeout: float = 90.0) -> dict[str, str]:
@@ -99,3 +105,51 @@ async def wait_for_outcomes(settings: Settings, ids: list[str], timeout: float =
         if len(outcomes) == len(ids) or asyncio.get_running_loop().time() > deadline:
             return outcomes
         await asyncio.sleep(0.5)
+
+
+class RecordedTable:
+    """Stands in for a Faust table: records what `restore` applies, in the shape Faust's stores read."""
+
+    def __init__(self) -> None:
+        self.applied: list[tuple[int, int, bytes | None, bytes | None]] = []
+
+    def apply_changelog_batch(self, batch: list[recovery._ChangelogEvent]) -> None:
+        self.applied += [(e.message.partition, e.message.offset, e.key, e.message.value) for e in batch]
+
+
+async def test_restore_applies_the_records_after_the_applied_offset_up_to_the_last(
+    settings: Settings, new_id: Callable[[str], str]
+) -> None:
+    topic = new_id("restore")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=50)
+    await producer.start()
+    try:  # batched writes: the ends ListOffsets under-reports on the dev broker
+        sent = [await producer.send(topic, b"v%d" % n, key=b"k%d" % (n % 7), partition=0) for n in range(30)]
+        sent += [await producer.send(topic, b"w%d" % n, key=b"j%d" % n, partition=1) for n in range(5)]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+    def consumer() -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False)
+
+    first, second = TP(topic, 0), TP(topic, 1)
+    table = RecordedTable()
+    applied, last = {first: 4, second: -1}, {first: 24, second: 4}
+    tables: dict[TP, Any] = {first: table, second: table}  # a RecordedTable for a Faust table
+    await recovery.restore(consumer, tables, applied, last, budget_seconds=0)
+    assert (table.applied, applied) == ([], {first: 4, second: -1}), "out of budget, Faust reads it all"
+
+    await recovery.restore(consumer, tables, applied, last, budget_seconds=30)
+
+    assert applied == last
+    assert [(offset, key, value) for partition, offset, key, value in table.applied if partition == 0] == [
+        (n, b"k%d" % (n % 7), b"v%d" % n) for n in range(5, 25)
+    ]
+    assert [offset for partition, offset, _, _ in table.applied if partition == 1] == [0, 1, 2, 3, 4]
