@@ -58,7 +58,7 @@ from services.app import (
     urgent,
     workload_topic,
 )
-from services.cases import DeadlineIndex, RecentCases, decode_stored
+from services.cases import DeadlineIndex, RecentCases, decode_stored, stored_partition
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
 from services.rules import calendar_warnings
@@ -245,9 +245,9 @@ async def watch_complaints_held() -> None:
     for walked, stored in enumerate(held, 1):  # one case decoded at a time: 100,000 at once held a GB
         if walked % REBUILD_YIELD_EVERY == 0:
             await asyncio.sleep(0)
-        partition, case = decode_stored(stored)
-        if partition not in owned:
+        if stored_partition(stored) not in owned:  # a standby's: not decoded
             continue
+        partition, case = decode_stored(stored)
         try:
             assessment = cases.assess(case, rules, now)  # one judgement: next deadline, alerts due, clocks
         except (UnknownPolicyVersion, ConfigurationError) as gap:

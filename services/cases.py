@@ -44,6 +44,15 @@ def encode_stored(partition: int, case: Case) -> bytes:
     return PACKED_V2 + str(partition).encode() + SEPARATOR + _cases_v2.pack(dump_case(case))
 
 
+def stored_partition(raw: bytes) -> int:
+    """The events partition a table value (any format) names, read without unpacking its case: the
+    recovery rebuild skips the complaints of partitions another worker owns (a RocksDB store keeps
+    its standby partitions' values beside its own) for a fraction of a microsecond each, where
+    decoding one costs ~20 µs."""
+    start = 0 if raw[:1].isdigit() else 1
+    return int(raw[start : raw.index(SEPARATOR, start)])
+
+
 def decode_stored(raw: bytes) -> StoredCase:
     """A table value in any format. A value in none raises ValueError: pydantic's ValidationError,
     or `packing.DamagedValue` if its packed case is damaged."""

@@ -1,6 +1,6 @@
 """The complaints table's value codec: every case a history passes through reads back equal,
 from the zstd-packed format written now and from the formats older changelogs hold (plain JSON,
-zlib-packed)."""
+zlib-packed); and the partition each names reads without decoding."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sla_strategies import sla_histories
 
 from projections.case import dump_case
-from services.cases import PACKED_V1, SEPARATOR, decode_stored, encode_stored
+from services.cases import PACKED_V1, SEPARATOR, decode_stored, encode_stored, stored_partition
 from services.dictionaries import CASE_V1
 from services.packing import Zlib
 from services.rules import load_rulebook
@@ -33,4 +33,5 @@ def test_every_case_of_a_history_reads_back_equal_in_every_format(history: Any, 
         assert decode_stored(packed) == (partition, case)
         assert decode_stored(plain) == (partition, case)
         assert decode_stored(zlib_packed) == (partition, case)
+        assert stored_partition(packed) == stored_partition(plain) == stored_partition(zlib_packed) == partition
         assert len(packed) < len(plain)
