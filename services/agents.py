@@ -62,14 +62,15 @@ from services.cases import DeadlineIndex, RecentCases, decode_stored, stored_par
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
 from services.rules import calendar_warnings
-from services.shares import PartitionShares
+from services.shares import PartitionShares, Recount
 from services.topics import ALERTS, EVENTS, REJECTED, SLA_TICKS, STATE
 
 log = logging.getLogger(__name__)
 SEPARATOR = b"\x1f"
 CALENDAR_CHECK_SECONDS = 24 * 3600
-REBUILD_YIELD_EVERY = 1000
+WALK_TURN_SECONDS = 0.001
 EXIT_CANNOT_REJECT = 70
+EXIT_WALK_FAILED = 71
 deadlines = DeadlineIndex()
 """complaint → when it next needs settling; covers the complaints of this worker's partitions."""
 alerts, rejected, states, ticks = (settings.topic(spec.name) for spec in (ALERTS, REJECTED, STATE, SLA_TICKS))
@@ -77,6 +78,9 @@ shares = PartitionShares()
 """(partition, department) → what this worker's complaints count for there."""
 recent = RecentCases(settings.case_cache_size)
 """The complaints last folded here, decoded: their next event skips decoding the table's value."""
+recount: Recount | None = None
+"""While the recovery walk runs: the shares it counts afresh, and the complaints it has yet to reach."""
+_walk: asyncio.Future[None] | None = None
 
 
 def wall_clock() -> datetime:
@@ -146,17 +150,21 @@ def _woken(key: bytes | None) -> str | None:
 
 
 async def settle_and_publish(partition: int, before: Case | None, assessment: cases.Assessment, now: datetime) -> None:
-    """Raise the alerts due at `now`, save the case if it changed, watch its next deadline, publish it."""
+    """Raise the alerts due at `now`, watch the case's next deadline and count it, save it if it
+    changed, publish it. Nothing awaits between the count and the table write (`output.save` writes
+    the store before it sends): a recovery walk running meanwhile sees both or neither."""
     metrics.clock_evaluations += 1
     settled = assessment.settled
     await raise_alerts(settled, now)
-    if settled.case is not before:
-        complaint_id = settled.case.complaint_id
-        value = recent.encode(complaint_id, partition, settled.case)
-        await output.save(complaints_by_id, complaint_id.encode(), value, partition)
+    key = settled.case.complaint_id.encode()
     deadlines.schedule(settled.case.complaint_id, partition, assessment.next_due_at)
     standing = cases.standing(settled.case, rules, now, assessment.views)
-    shares.count(partition, before, settled.case, cases.departments_touched(before, settled.case), standing)
+    counting = shares if recount is None else recount.counting(key)
+    if counting is not None:  # None: the recovery walk has yet to reach it, and counts it as it then is
+        counting.count(partition, before, settled.case, cases.departments_touched(before, settled.case), standing)
+    if settled.case is not before:
+        value = recent.encode(settled.case.complaint_id, partition, settled.case)
+        await output.save(complaints_by_id, key, value, partition)
     await publish_case(settled.case, now, assessment.views)
 
 
@@ -232,34 +240,78 @@ async def warn_about_the_calendar() -> None:
 @complaints_by_id.on_recover
 async def watch_complaints_held() -> None:
     """After every recovery (start, rebalance) the deadline index and the workload shares are rebuilt
-    from the complaints of the partitions this worker now owns (the table also holds standbys).
+    from the complaints of the partitions this worker now owns (the table also holds standbys), by a
+    walk in the background: the agents resume at once instead of after it.
 
-    The walk costs ~95 µs a complaint held (decoded and judged), so it yields to the event loop every
-    `REBUILD_YIELD_EVERY`: the web server and its liveness probe answer meanwhile (100,000 complaints
-    held stalled them 8.3 s). The shares are counted apart and swapped in whole, so the shares timer
-    never publishes one counted halfway; a deadline popped meanwhile is a wake-up due anyway."""
-    now, owned = wall_clock(), owned_partitions()
-    deadlines.clear()
-    counted = PartitionShares()
-    held = list(complaints_by_id.values())  # a snapshot: a rebalance may change the table while this yields
-    for walked, stored in enumerate(held, 1):  # one case decoded at a time: 100,000 at once held a GB
-        if walked % REBUILD_YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-        if stored_partition(stored) not in owned:  # a standby's: not decoded
-            continue
-        partition, case = decode_stored(stored)
-        try:
-            assessment = cases.assess(case, rules, now)  # one judgement: next deadline, alerts due, clocks
-        except (UnknownPolicyVersion, ConfigurationError) as gap:
-            log.error("not watching the SLA clocks of %s: %s", case.complaint_id, gap)
-            counted.hold(partition, case, "ok")
-            continue
-        # alerts due but not yet raised (a crash before they went out): settled at once
-        due_now = now if assessment.settled.raised else None
-        deadlines.schedule(case.complaint_id, partition, assessment.next_due_at or due_now)
-        counted.hold(partition, case, cases.standing(case, rules, now, assessment.views))
-    shares.take_over(counted)
+    The walk costs ~100 µs a complaint held (decoded and judged: ~10 s for 100,000, which held every
+    event back while it ran) and lets the event loop run every `WALK_TURN_SECONDS`, so the agents,
+    the timers and the web server run meanwhile. Each complaint is judged as the table holds it when
+    the walk reaches it, and the agent's steps are counted as `Recount` says, so the index and the
+    shares end as a walk with everything stopped would leave them; the shares are taken over whole
+    at the end, so the shares timer never publishes one counted halfway. Until the walk reaches a
+    complaint only the agent's steps schedule its deadline: an alert due meanwhile is raised when
+    the walk reaches its complaint, as it was when the walk ended while everything waited."""
+    global _walk, recount
+    _stop_walking()
+    owned, keys = owned_partitions(), list(complaints_by_id.keys())
+    deadlines.clear()  # here, not in the walk: before Faust resumes the agents
+    recount = Recount(keys)
+    _walk = asyncio.ensure_future(walk_complaints_held(keys, owned, recount))
+    _walk.add_done_callback(_exit_if_failed)
+
+
+async def walk_complaints_held(keys: list[bytes], owned: set[int], mine: Recount) -> None:
+    global recount
+    loop = asyncio.get_running_loop()
+    try:
+        now, turn_ends = wall_clock(), loop.time() + WALK_TURN_SECONDS
+        for key in keys:
+            if loop.time() >= turn_ends:
+                await asyncio.sleep(0)
+                now, turn_ends = wall_clock(), loop.time() + WALK_TURN_SECONDS
+            mine.reach(key)
+            stored = complaints_by_id.get(key)
+            if stored is None or stored_partition(stored) not in owned:  # a standby's: not decoded
+                continue
+            try:
+                partition, case = decode_stored(stored)
+            except ValueError as damaged:  # its next event is rejected likewise, for redrive
+                log.error("not watching complaint %r: its table value does not decode: %s", key, damaged)
+                continue
+            watch(partition, case, now, mine.counted)
+        shares.take_over(mine.counted)
+    finally:
+        if recount is mine:  # (a walk cancelled by a rebalance leaves the next walk's recount alone)
+            recount = None
     log.info("SLA timer watches %d complaints", len(deadlines))
+
+
+def watch(partition: int, case: Case, now: datetime, counted: PartitionShares) -> None:
+    """Schedule the complaint's next deadline and count it, as the table holds it at `now`."""
+    try:
+        assessment = cases.assess(case, rules, now)  # one judgement: next deadline, alerts due, clocks
+    except (UnknownPolicyVersion, ConfigurationError) as gap:
+        log.error("not watching the SLA clocks of %s: %s", case.complaint_id, gap)
+        counted.hold(partition, case, "ok")
+        return
+    # alerts due but not yet raised (a crash before they went out): settled at once
+    due_now = now if assessment.settled.raised else None
+    deadlines.schedule(case.complaint_id, partition, assessment.next_due_at or due_now)
+    counted.hold(partition, case, cases.standing(case, rules, now, assessment.views))
+
+
+def _stop_walking() -> None:
+    if _walk is not None and not _walk.done():
+        _walk.cancel()
+
+
+def _exit_if_failed(walk: asyncio.Future[None]) -> None:
+    """A walk that failed left deadlines unwatched and shares uncounted: stop rather than run on
+    without them (the restart walks again, and the failure is in the log)."""
+    if walk.cancelled() or walk.exception() is None:
+        return
+    log.critical("the recovery walk failed: stopping", exc_info=walk.exception())
+    os._exit(EXIT_WALK_FAILED)
 
 
 def owned_partitions() -> set[int]:
@@ -308,7 +360,8 @@ def shares_of(department: str) -> dict[int, Share]:
 @app.on_partitions_revoked.connect
 async def _forget_partitions(*args: object, **kwargs: object) -> None:
     """Nothing counted for partitions that may now be another worker's is published from here (and
-    the cases held decoded for them are let go)."""
+    the cases held decoded for them are let go); a recovery walk still running stops."""
+    _stop_walking()
     _shares.clear()
     shares.clear()
     recent.clear()

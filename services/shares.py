@@ -91,6 +91,27 @@ class PartitionShares:
         return self._tallies[key]
 
 
+class Recount:
+    """The shares counted afresh from the complaints table after a recovery, while the agent goes on
+    folding: the walk reaches the complaints held one by one, yielding between chunks. A complaint
+    the agent steps before the walk reaches it is not counted by the agent: the walk counts it as it
+    then is. One the agent steps after is counted by the agent into the recount, as usual. When the
+    walk has reached every complaint, the recount holds what a walk of the table as it stands then
+    would count, and is taken over whole (`PartitionShares.take_over`)."""
+
+    def __init__(self, keys: Iterable[bytes]) -> None:
+        self.counted = PartitionShares()
+        self._unreached = set(keys)
+
+    def reach(self, key: bytes) -> None:
+        """The walk is at `key` now: from here on the agent counts its steps."""
+        self._unreached.discard(key)
+
+    def counting(self, key: bytes) -> PartitionShares | None:
+        """Where the agent counts a step of complaint `key`: None before the walk reaches it."""
+        return None if key in self._unreached else self.counted
+
+
 def _counted(case: Case, department: str, standing: Standing) -> Membership:
     """What `case` counts for in `department`; its standing counts only where it is handled."""
     handled_here = case.complaint.department == department
