@@ -91,8 +91,10 @@ class Worker:
         self.settings, self.log, self.data_dir = settings, log, data_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
+        self.web_port = 0
 
     def start(self) -> Worker:
+        self.web_port = free_port()
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.bootstrap_servers,
@@ -100,7 +102,7 @@ class Worker:
             "COMPLAINTFLOW_APP_ID": self.settings.app_id,
             "COMPLAINTFLOW_PARTITIONS": str(self.settings.partitions),
             "COMPLAINTFLOW_DATA_DIR": str(self.data_dir),
-            "COMPLAINTFLOW_WEB_PORT": str(free_port()),
+            "COMPLAINTFLOW_WEB_PORT": str(self.web_port),
             "COMPLAINTFLOW_SESSION_TIMEOUT_SECONDS": "6",
             "COMPLAINTFLOW_LOG_LEVEL": "info",
         }

@@ -3,16 +3,22 @@
 One fresh embedded broker; a worker loads `--complaints` open complaints and is stopped; the
 changelogs are read with a plain consumer (the baseline); then, `--rounds` times, the worker is
 restarted and timed until a complaint received after the restart has its state record. Each round
-prints where the restart's time went, from the worker's log: joining (start to Faust's first
-recovery line), reading the changelogs, rebuilding the deadline index and shares, and the rest.
+prints, from the worker's log, when the restarted worker had joined (Faust's first recovery line),
+had read its changelogs, and had every complaint held watched by the SLA timer and counted in
+its shares (the recovery walk, which runs while the agents work), and the slowest answer of
+`/healthz?check=live` polled throughout.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
+import time
 from datetime import UTC, datetime
+
+import aiohttp
 
 from benchmarks import recovery, streams
 from benchmarks.harness import LOGS, Worker, deployment, publish, settled, wait_committed
@@ -31,6 +37,24 @@ async def phases(worker: Worker) -> dict[str, float]:
     return {name: await worker.logged(text) - worker.started_at for name, text in PHASES.items()}
 
 
+async def slowest_liveness_answer(worker: Worker, every: float = 0.05) -> float:
+    """Poll `/healthz?check=live` (what the manifests' liveness probe asks) until cancelled; return
+    the slowest answer's seconds, counting from when the web server first answered."""
+    slowest = 0.0
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                asked = time.monotonic()
+                try:
+                    async with session.get(f"http://127.0.0.1:{worker.web_port}/healthz?check=live") as answer:
+                        await answer.read()
+                    slowest = max(slowest, time.monotonic() - asked)
+                except aiohttp.ClientConnectionError:
+                    pass  # not listening yet
+                await asyncio.sleep(every)
+    return slowest
+
+
 async def run(complaints: int, rounds: int) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     opened = streams.encode(streams.open_complaints(21, complaints, datetime.now(UTC)))
@@ -46,12 +70,16 @@ async def run(complaints: int, rounds: int) -> None:
             print(f"baseline: {records:,} changelog records read by aiokafka in {read:.2f} s", flush=True)
             for n in range(1, rounds + 1):
                 probe = streams.open_complaints(100 + n, 1, datetime.now(UTC))[0]
-                caught_up, ready = await recovery.restart_until_caught_up(worker, settings, probe)
+                restarted = recovery.restart_until_caught_up(worker, settings, probe)
+                polling = asyncio.ensure_future(slowest_liveness_answer(worker))
+                caught_up, ready = await restarted
                 at = await phases(worker)
+                polling.cancel()
+                slowest = await polling
                 print(
-                    f"round {n}: caught up {caught_up:.1f} s (ready {ready:.1f}): joined {at['recovering']:.1f}, "
-                    f"changelogs read {at['restored'] - at['recovering']:.1f}, "
-                    f"rebuilt {at['watched'] - at['restored']:.1f}, then {caught_up - at['watched']:.1f}",
+                    f"round {n}: caught up {caught_up:.1f} s after the restart (ready {ready:.1f}); joined at "
+                    f"{at['recovering']:.1f}, changelogs read by {at['restored']:.1f}, "
+                    f"every complaint watched by {at['watched']:.1f}; slowest liveness answer {slowest * 1000:,.0f} ms",
                     flush=True,
                 )
                 await settled(worker)
