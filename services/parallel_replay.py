@@ -155,11 +155,10 @@ async def fold_in_parallel(
     from_file = log.path if isinstance(log, FileLog) else None
     shards = [Shard(settings, horizons, index, jobs, ranges, from_file) for index in range(jobs)]
     pool = ProcessPoolExecutor(jobs - 1, mp_context=context, initializer=_started, initargs=(positions,))
-    here: asyncio.Future[FoldedShard] | None = None
+    futures: list[asyncio.Future[FoldedShard]] = []
     try:
-        futures = [asyncio.wrap_future(pool.submit(fold_shard, shard)) for shard in shards[1:]]
-        here = asyncio.ensure_future(_fold(shards[0], log, positions, history))
-        futures.insert(0, here)
+        futures += [asyncio.wrap_future(pool.submit(fold_shard, shard)) for shard in shards[1:]]
+        futures.insert(0, asyncio.ensure_future(_fold(shards[0], log, positions, history)))
         pending: set[asyncio.Future[FoldedShard]] = set(futures)
         reading = True  # the bar, like `fold_log`'s, counts what is read and ends when all of it is
         while pending:
@@ -174,8 +173,9 @@ async def fold_in_parallel(
                     progress.close()
         results = [future.result() for future in futures]
     except BaseException:
-        if here is not None:
-            here.cancel()
+        for future in futures:  # the others' outcome is moot: not left to be reported at exit
+            if not future.cancel() and not future.cancelled():
+                future.exception()
         _stop(pool)
         raise
     pool.shutdown()
@@ -183,11 +183,13 @@ async def fold_in_parallel(
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """No point finishing the other shards once one failed (or the replay was interrupted)."""
+    """No point finishing the other shards once one failed (or the replay was interrupted). The pool
+    is shut down only once its processes are gone, and waited for: its manager thread, left to end
+    on its own, raced the interpreter's exit, which now and then printed a "Bad file descriptor"."""
     processes = list(getattr(pool, "_processes", {}).values())  # no public way to stop running work
-    pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- folding a shard (in a child, or shard 0 in the parent) --------------------------------------
