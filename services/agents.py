@@ -12,7 +12,7 @@ fold_complaints
     event_id and its state record is published again.
 wake_due_complaints (timer, every second)
     sends a tick for each complaint whose next threshold passed, from an in-memory deadline index
-    rebuilt from the table after every recovery.
+    rebuilt from the table after every recovery, by a walk that runs beside the agents.
 warn_about_the_calendar (at start, then daily)
     warns while the working-day calendar ends within 45 days or holds a year not yet from its
     notice (docs/sla.md).
