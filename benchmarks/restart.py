@@ -27,7 +27,7 @@ from services.broker import EmbeddedBroker, free_port
 PHASES = {
     "recovering": "Highwater for active changelog partitions",
     "restored": "Recovery complete",
-    "watched": "SLA timer watches",
+    "watched": recovery.WATCHED,
 }
 """What each phase of a restart ends with in the worker's log (Faust's lines and ours)."""
 

@@ -165,13 +165,15 @@ async def open_complaints(sizes: Sizes, notes: list[str]) -> list[Row]:
             raw = await recovery.changelog_read(settings)
             probe = streams.open_complaints(23, 1, datetime.now(UTC))[0]
             caught_up, ready = await recovery.restart_until_caught_up(worker, settings, probe)
+            watched = await recovery.watched_after(worker)
+            await settled(worker)  # the walk and the read model done, as before they ran beside the agents
             rss_restored = rss_bytes(worker.pid)
     stored = memory.stored_bytes(opened, rules)
     interval = Settings().alert_timer_interval_seconds
     return [
         *alerts.rows(delays, len(due), n + len(due), cpu_open, cpu_empty, interval),
         *memory.rows(rss_empty, rss_open, n, stored, rss_restored),
-        *recovery.rows(caught_up, ready, raw, n + len(due)),
+        *recovery.rows(caught_up, ready, watched, raw, n + len(due)),
     ]
 
 
