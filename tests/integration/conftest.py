@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.admin import ensure_topics
 from services.broker import EmbeddedBroker, free_port
@@ -165,6 +166,16 @@ def drift(report: VerifyReport) -> str:
 def new_id() -> Callable[[str], str]:
     """Fresh ids, so tests sharing the session's topics never see each other's complaints."""
     return lambda prefix="C": f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def create_topic(settings: Settings, name: str, partitions: int) -> None:
+    """A bare topic of the test's own on the session's broker (the project's come from `ensure_topics`)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    finally:
+        await admin.close()
 
 
 async def send(producer: AIOKafkaProducer, settings: Settings, key: bytes | None, value: bytes) -> None:

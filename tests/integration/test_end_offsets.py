@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.offsets import verified_end_offsets
 from services.settings import Settings
+from tests.integration.conftest import create_topic
 
 pytestmark = pytest.mark.integration
 
@@ -19,12 +19,7 @@ async def test_the_verified_end_counts_every_record_of_batched_writes(
     settings: Settings, new_id: Callable[[str], str]
 ) -> None:
     topic = new_id("end-offsets")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    finally:
-        await admin.close()
+    await create_topic(settings, topic, partitions=2)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=100)
     await producer.start()
     try:

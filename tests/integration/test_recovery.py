@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.types import TP
 
 from services import recovery
@@ -26,6 +25,7 @@ from services.clients import latest_by_key, read_topic
 from services.settings import Settings
 from tests.integration.conftest import (
     ARTIFACTS,
+    create_topic,
     drift,
     start_worker,
     stop_worker,
@@ -129,12 +129,7 @@ async def test_restore_applies_the_records_after_the_applied_offset_up_to_the_la
     settings: Settings, new_id: Callable[[str], str]
 ) -> None:
     topic = new_id("restore")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    finally:
-        await admin.close()
+    await create_topic(settings, topic, partitions=2)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=50)
     await producer.start()
     try:  # batched writes: the ends ListOffsets under-reports on the dev broker
