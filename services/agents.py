@@ -310,6 +310,9 @@ def _exit_if_failed(walk: asyncio.Future[None]) -> None:
     without them (the restart walks again, and the failure is in the log)."""
     if walk.cancelled() or walk.exception() is None:
         return
+    if app.should_stop:  # the worker is stopping anyway: let it finish (its last commit, its flush)
+        log.warning("the recovery walk ended in the worker's stop", exc_info=walk.exception())
+        return
     log.critical("the recovery walk failed: stopping", exc_info=walk.exception())
     os._exit(EXIT_WALK_FAILED)
 

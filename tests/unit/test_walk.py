@@ -1,0 +1,70 @@
+"""The recovery walk (services/agents.py) that rebuilds the SLA deadline index and the department
+shares beside the agents: what it schedules and counts, what it skips, and how it fails."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import orjson
+import pytest
+
+from events.codec import decode_keyed_event
+from projections import case as cases
+from services import agents
+from services.cases import encode_stored
+from services.shares import PartitionShares, Recount
+from tests.wire import received
+
+NOW = datetime.now(UTC)
+
+
+def stored(complaint_id: str, partition: int, department: str) -> bytes:
+    document = received(complaint_id, department=department, at=NOW - timedelta(minutes=5))
+    event = decode_keyed_event(complaint_id.encode(), orjson.dumps(document))
+    return encode_stored(partition, cases.accept_event(None, event, agents.rules))
+
+
+async def test_the_walk_watches_and_counts_the_complaints_of_owned_partitions_only(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = {
+        b"C-1": stored("C-1", 0, "客服中心"),
+        b"C-2": stored("C-2", 1, "维修部"),
+        b"C-3": stored("C-3", 2, "维修部"),  # a standby's: another worker owns partition 2
+        b"C-4": b"\x020\x1fnot zstd",  # damaged: its next event is rejected, for redrive
+    }
+    monkeypatch.setattr(agents, "complaints_by_id", table)
+    monkeypatch.setattr(agents, "deadlines", agents.DeadlineIndex())
+    monkeypatch.setattr(agents, "shares", PartitionShares())
+    recount = Recount(table)
+    monkeypatch.setattr(agents, "recount", recount)
+
+    await agents.walk_complaints_held(list(table), {0, 1}, recount)
+
+    assert len(agents.deadlines) == 2  # C-1 and C-2: their assignment clocks run (30 minutes)
+    due = agents.deadlines.pop_due(NOW + timedelta(hours=1))
+    assert sorted(complaint_id for complaint_id, _, _ in due) == ["C-1", "C-2"]
+    assert {(share.partition, share.department, share.open) for share in agents.shares.take_changed()} == {
+        (0, "客服中心", 1),
+        (1, "维修部", 1),
+    }
+    assert agents.recount is None, "the agent counts into the shares again"
+    assert "not watching complaint b'C-4'" in caplog.text
+
+
+async def test_a_walk_that_fails_stops_the_worker_unless_it_is_stopping(monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(agents.os, "_exit", exits.append)
+    failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    failed.set_exception(RuntimeError("a bug"))
+
+    agents._exit_if_failed(failed)
+    monkeypatch.setattr(agents, "app", SimpleNamespace(should_stop=True))
+    agents._exit_if_failed(failed)
+    cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    cancelled.cancel()
+    agents._exit_if_failed(cancelled)
+
+    assert exits == [agents.EXIT_WALK_FAILED]
