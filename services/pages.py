@@ -10,6 +10,7 @@ from typing import Any
 import faust
 from aiohttp import web
 
+from services import agents
 from services.agents import deadlines, recent, wall_clock
 from services.app import app, rules, settings
 from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -74,6 +75,10 @@ class Metrics(faust.web.View):
                 "complaintflow_sla_watched_complaints": (
                     "Complaints whose next SLA deadline the timer watches on this worker.",
                     {(): len(deadlines)},
+                ),
+                "complaintflow_recovery_walk_unreached_complaints": (
+                    "Complaints held that the walk after the last recovery has yet to watch and count (0: done).",
+                    {(): 0 if agents.recount is None else len(agents.recount)},
                 ),
                 "complaintflow_read_model_complaints": (
                     "Complaints in this worker's read model.",

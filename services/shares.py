@@ -103,6 +103,10 @@ class Recount:
         self.counted = PartitionShares()
         self._unreached = set(keys)
 
+    def __len__(self) -> int:
+        """The complaints the walk has yet to reach."""
+        return len(self._unreached)
+
     def reach(self, key: bytes) -> None:
         """The walk is at `key` now: from here on the agent counts its steps."""
         self._unreached.discard(key)

@@ -40,8 +40,11 @@ async def test_the_walk_watches_and_counts_the_complaints_of_owned_partitions_on
     monkeypatch.setattr(agents, "shares", PartitionShares())
     recount = Recount(table)
     monkeypatch.setattr(agents, "recount", recount)
+    assert len(recount) == 4  # what /metrics shows as complaintflow_recovery_walk_unreached_complaints
 
     await agents.walk_complaints_held(list(table), {0, 1}, recount)
+
+    assert len(recount) == 0
 
     assert len(agents.deadlines) == 2  # C-1 and C-2: their assignment clocks run (30 minutes)
     due = agents.deadlines.pop_due(NOW + timedelta(hours=1))
