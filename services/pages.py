@@ -10,7 +10,7 @@ from typing import Any
 import faust
 from aiohttp import web
 
-from services import agents
+from services import agents  # agents.recount is rebound by every recovery: read through the module
 from services.agents import deadlines, recent, wall_clock
 from services.app import app, rules, settings
 from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
