@@ -188,6 +188,7 @@ async def test_events_folded_while_the_recovery_walk_runs_leave_no_drift(
     second = start_worker(env, log.name)
     try:
         while "changelog records of" not in (log.read_text() if log.exists() else ""):  # restored: the walk is next
+            assert second.poll() is None, f"the restarted worker exited; see {log}"
             await asyncio.sleep(0.05)
         moved = ids[::7]
         await publish_batched(
