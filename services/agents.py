@@ -271,9 +271,11 @@ async def walk_complaints_held(keys: list[bytes], owned: set[int], mine: Recount
                 now, turn_ends = wall_clock(), loop.time() + WALK_TURN_SECONDS
             mine.reach(key)
             stored = complaints_by_id.get(key)
-            if stored is None or stored_partition(stored) not in owned:  # a standby's: not decoded
+            if stored is None:
                 continue
             try:
+                if stored_partition(stored) not in owned:  # a standby's: not decoded
+                    continue
                 partition, case = decode_stored(stored)
             except ValueError as damaged:  # its next event is rejected likewise, for redrive
                 log.error("not watching complaint %r: its table value does not decode: %s", key, damaged)

@@ -34,13 +34,14 @@ async def test_the_walk_watches_and_counts_the_complaints_of_owned_partitions_on
         b"C-2": stored("C-2", 1, "维修部"),
         b"C-3": stored("C-3", 2, "维修部"),  # a standby's: another worker owns partition 2
         b"C-4": b"\x020\x1fnot zstd",  # damaged: its next event is rejected, for redrive
+        b"C-5": b"\x02cut short",  # damaged before its partition ends
     }
     monkeypatch.setattr(agents, "complaints_by_id", table)
     monkeypatch.setattr(agents, "deadlines", agents.DeadlineIndex())
     monkeypatch.setattr(agents, "shares", PartitionShares())
     recount = Recount(table)
     monkeypatch.setattr(agents, "recount", recount)
-    assert len(recount) == 4  # what /metrics shows as complaintflow_recovery_walk_unreached_complaints
+    assert len(recount) == 5  # what /metrics shows as complaintflow_recovery_walk_unreached_complaints
 
     await agents.walk_complaints_held(list(table), {0, 1}, recount)
 
@@ -54,7 +55,7 @@ async def test_the_walk_watches_and_counts_the_complaints_of_owned_partitions_on
         (1, "维修部", 1),
     }
     assert agents.recount is None, "the agent counts into the shares again"
-    assert "not watching complaint b'C-4'" in caplog.text
+    assert "not watching complaint b'C-4'" in caplog.text and "not watching complaint b'C-5'" in caplog.text
 
 
 async def test_a_walk_that_fails_stops_the_worker_unless_it_is_stopping(monkeypatch: pytest.MonkeyPatch) -> None:
