@@ -29,11 +29,11 @@ from events.codec import decode_keyed_event
 from events.errors import Rejection
 from projections.case import Case, Rulebook, accept_event
 from services.clients import read_topic
-from services.history import History, Horizon, LoggedEvent
+from services.history import History, Horizon, Horizons, LoggedEvent
 from services.parallel_replay import default_jobs
 from services.progress import Progress
 from services.render import write_projections
-from services.replay import FREEZE_EVERY, constant, fold_log, spared_collector
+from services.replay import FREEZE_EVERY, fold_log, spared_collector
 from services.settings import Settings
 
 FIGURE = "4 replay"
@@ -106,7 +106,7 @@ async def history_per_second(messages: list[Message], rules: Rulebook) -> float:
     log = _InMemory([LoggedEvent(0, offset, published, key, value) for offset, (key, value) in enumerate(messages)])
     as_of = datetime.now(UTC)
     started = time.perf_counter()
-    history = History(rules, constant(Horizon(as_of, occurred_by=as_of)))
+    history = History(rules, Horizons(Horizon(as_of, occurred_by=as_of)))
     await fold_log(log, history, Progress(io.StringIO(), "replay", log.total))
     with spared_collector() as keep:
         keep()

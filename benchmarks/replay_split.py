@@ -35,9 +35,9 @@ from benchmarks.report import format_table
 from events.codec import decode_keyed_event
 from events.errors import Rejection
 from services.broker import EmbeddedBroker, free_port
-from services.history import History, Horizon
+from services.history import History, Horizon, Horizons
 from services.progress import Progress
-from services.replay import KafkaLog, ReplayRequest, constant, fold_log, run_replay
+from services.replay import KafkaLog, ReplayRequest, fold_log, run_replay
 from services.rules import load_rulebook
 from services.settings import Settings
 
@@ -101,7 +101,7 @@ async def phases(settings: Settings, repeat: int) -> dict[str, tuple[float, floa
                     decode_keyed_event(entry.key, entry.value)
 
     def history(settle: bool) -> History:
-        return History(rules, constant(Horizon(as_of, occurred_by=as_of)), settle=settle)
+        return History(rules, Horizons(Horizon(as_of, occurred_by=as_of)), settle=settle)
 
     async def folded(settle: bool) -> None:
         async with KafkaLog(settings) as log:

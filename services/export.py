@@ -26,9 +26,9 @@ from events.codec import decode_keyed_event
 from events.errors import ComplaintflowError, Rejection
 from services.admin import ensure_topics
 from services.clients import producer
-from services.history import ExportFileError, History, Horizon, export_line
+from services.history import ExportFileError, History, Horizon, Horizons, export_line
 from services.progress import Progress
-from services.replay import FileLog, KafkaLog, constant
+from services.replay import FileLog, KafkaLog
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import EVENTS
@@ -59,7 +59,7 @@ async def export_log(settings: Settings, path: Path, *, until: datetime | None, 
     """Write the accepted events of complaints.events (those that occurred by `until`, if given).
     Written to a temporary file renamed at the end, so a failed export leaves no half file behind."""
     horizon = Horizon(until or datetime.now(UTC), occurred_by=until)
-    history = History(load_rulebook(settings), constant(horizon), settle=False)
+    history = History(load_rulebook(settings), Horizons(horizon), settle=False)
     partial = path.with_name(path.name + ".partial")
     written = read = 0
     try:

@@ -215,11 +215,6 @@ def spared_collector() -> Iterator[Callable[[], None]]:
         gc.unfreeze()
 
 
-def constant(horizon: Horizon) -> Horizons:
-    """The same horizon for every complaint (replay and export; verify gives each its own)."""
-    return Horizons(horizon)
-
-
 async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO, stderr: TextIO) -> int:
     """`complaintflow replay`: projections (or a timeline, or the rejections) on `stdout`; the
     progress bar and a one-line summary on `stderr`."""
@@ -233,7 +228,7 @@ async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO,
     from services.parallel_replay import fold  # it builds on this module
 
     as_of = request.as_of or datetime.now(UTC)
-    history = History(load_rulebook(settings), constant(Horizon(as_of, occurred_by=as_of)), watch=request.complaint)
+    history = History(load_rulebook(settings), Horizons(Horizon(as_of, occurred_by=as_of)), watch=request.complaint)
     log: FileLog | KafkaLog = FileLog(request.from_file) if request.from_file else KafkaLog(settings)
     async with log:
         only_key = None if request.complaint is None else request.complaint.encode()

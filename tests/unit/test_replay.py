@@ -14,8 +14,7 @@ from events.codec import decode_keyed_event
 from projections import case as cases
 from projections import workload
 from projections.case import Case
-from services.history import ExportFileError, History, Horizon, LoggedEvent, export_line, parse_line
-from services.replay import constant
+from services.history import ExportFileError, History, Horizon, Horizons, LoggedEvent, export_line, parse_line
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.shares import PartitionShares
@@ -40,7 +39,7 @@ def logged(*events: dict[str, Any], published: datetime | None = None, partition
 
 
 def replay(entries: Iterable[LoggedEvent], as_of: datetime, *, watch: str | None = None) -> History:
-    history = History(RULES, constant(Horizon(as_of, occurred_by=as_of)), watch=watch)
+    history = History(RULES, Horizons(Horizon(as_of, occurred_by=as_of)), watch=watch)
     for entry in entries:
         history.feed(entry)
     return history
@@ -143,7 +142,7 @@ def test_an_event_from_the_future_is_judged_by_its_log_time_as_live() -> None:
 
 
 def test_a_version_horizon_stops_where_the_live_record_stands() -> None:
-    history = History(RULES, constant(Horizon(T0 + DAY, version=2)))
+    history = History(RULES, Horizons(Horizon(T0 + DAY, version=2)))
     for entry in logged(*lifecycle()):
         history.feed(entry)
 

@@ -11,8 +11,7 @@ import orjson
 from events.codec import decode_keyed_event
 from projections import case as cases
 from projections.case import Case
-from services.history import History, Horizon
-from services.replay import constant
+from services.history import History, Horizon, Horizons
 from services.verify import ABSENT, Difference, VerifyReport, compare, differences
 from tests.unit.test_replay import RULES, logged
 from tests.wire import T0, assigned, minutes, received
@@ -97,7 +96,7 @@ def test_a_replayed_record_equals_what_the_live_worker_published_at_the_same_ins
     evaluated_at = T0 + timedelta(hours=2, seconds=0.25)
     live = live_record(events, [T0 + minutes(48), T0 + minutes(60)], evaluated_at)
 
-    history = History(RULES, constant(Horizon(evaluated_at, version=live["version"])))
+    history = History(RULES, Horizons(Horizon(evaluated_at, version=live["version"])))
     for entry in logged(*events):
         history.feed(entry)
 
