@@ -53,7 +53,7 @@ class PartitionShares:
         self.take_over(rebuilt)
 
     def hold(self, partition: int, case: Case, standing: Standing) -> None:
-        """Count a case found in the table after a recovery (after `clear`), and give every
+        """Count a case found in the table after a recovery (into a fresh count), and give every
         department it has seen a share, possibly empty: a department it has left may still have
         an earlier share counting it."""
         for department in case.complaint.departments_seen:

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.codec import decode_keyed_event
 from projections import case as cases
 from projections.case import Case
 from projections.workload import Share, Standing
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.shares import PartitionShares, Recount
+from tests.folding import cases_of
 from tests.wire import T0, assigned, followed_up, minutes, paid, received, ruled
 
 RULES = load_rulebook(Settings())
@@ -30,10 +29,8 @@ def life(complaint_id: str, departments: list[str]) -> list[Case]:
     documents += [assigned(complaint_id, d, f"h-{n}", at=T0 + minutes(5 * n)) for n, d in enumerate(departments, 1)]
     documents += [ruled(complaint_id, at=T0 + minutes(40)), paid(complaint_id, at=T0 + minutes(50))]
     documents.append(followed_up(complaint_id, at=T0 + minutes(60)))
-    lived: list[Case] = []
-    for document in documents:
-        event = decode_keyed_event(complaint_id.encode(), orjson.dumps(document))
-        lived.append(cases.accept_event(lived[-1] if lived else None, event, RULES))
+    lived = cases_of(documents, RULES)
+    assert len(lived) == len(documents), "every event of the life is accepted"
     return lived
 
 

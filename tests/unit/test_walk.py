@@ -7,23 +7,20 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-import orjson
 import pytest
 
-from events.codec import decode_keyed_event
-from projections import case as cases
 from services import agents
 from services.cases import encode_stored
 from services.shares import PartitionShares, Recount
+from tests.folding import cases_of
 from tests.wire import received
 
 NOW = datetime.now(UTC)
 
 
 def stored(complaint_id: str, partition: int, department: str) -> bytes:
-    document = received(complaint_id, department=department, at=NOW - timedelta(minutes=5))
-    event = decode_keyed_event(complaint_id.encode(), orjson.dumps(document))
-    return encode_stored(partition, cases.accept_event(None, event, agents.rules))
+    [case] = cases_of([received(complaint_id, department=department, at=NOW - timedelta(minutes=5))], agents.rules)
+    return encode_stored(partition, case)
 
 
 async def test_the_walk_watches_and_counts_the_complaints_of_owned_partitions_only(
