@@ -1,30 +1,30 @@
-"""`case.model_dump_json().encode()`, byte for byte, in about half the time: the case table's value
-is written at every event the live worker folds, and pydantic's serializer took ~18-20 µs CPU a
-case in a microbenchmark of the bench's backlog (two to three times that inside the busy worker),
-this ~10 µs, most of it orjson's (an aware `datetime` costs it ~0.2 µs: it asks the zone).
+"""The case table's JSON, written at every event the live worker folds: each record of a case
+(`Case`, `ComplaintState`, `SlaState`, `ClockRecord`, `Period`, and the events' `Customer` and
+`RuledData`) as an object of its fields in order, exactly as pydantic's `model_dump_json` wrote
+these records when they were pydantic models (the table's format since its first version:
+tests/property/test_case_codec_properties.py compares the two against pydantic models of that
+format kept in tests/stored_format.py).
 
-`orjson` writes the case's `__dict__` (its fields, in field order: pydantic and `evolve` both build
-it so), asking `_fields` for what it cannot write itself: each model's `__dict__`, each amount.
-orjson writes the values in them as pydantic does: strings (every code point escaped alike), ints,
-floats (the same shortest round-trip form: `1e-7`, `1e+16`, `null` for inf and nan), booleans,
-`None`, tuples, and plain `datetime`s given `OPT_UTC_Z` (pydantic writes a zero offset as "Z").
-`Money` and `Decimal` amounts become `str(amount)` and `Timestamp`s `isoformat()`, which is what
-their pydantic serializers call (orjson writes a `Timestamp` itself where that is the same: a fixed,
-whole-minute, non-zero offset).
+`orjson` writes the case, asking `_fields` for what it cannot write itself: each record's fields,
+each amount. orjson writes the values in them as pydantic does: strings (every code point escaped
+alike), ints, floats (the same shortest round-trip form: `1e-7`, `1e+16`, `null` for inf and nan),
+booleans, `None`, tuples, and plain `datetime`s given `OPT_UTC_Z` (pydantic writes a zero offset
+as "Z"). `Money` and `Decimal` amounts become `str(amount)` and `Timestamp`s `isoformat()`, which
+is what their pydantic serializers call (orjson writes a `Timestamp` itself where that is the
+same: a fixed, whole-minute, non-zero offset). ~10 µs a folded case, where pydantic took ~18.
 
-Where the two would differ, the whole case goes through pydantic instead:
+Where the two would differ, the whole case goes through pydantic's serializer (`pydantic_core`)
+instead, as plain dicts (`_plain`):
 
 - a plain `datetime` whose UTC offset is not a whole number of minutes (a zone's local mean time
   before 1900, or an odd `timezone`): pydantic truncates it to minutes, orjson rounds it;
 - an int beyond 64 bits, or a string with a lone surrogate: orjson refuses them (pydantic writes
   the int, and refuses the string in its own words);
-- a value of a class not listed in `_fields` (such as a subclass of a model: pydantic writes only
-  the fields of its field's class).
+- a value of a class not listed in `_fields`.
 
-Guarded by tests/property/test_case_codec_properties.py, which compares the two over folded
-histories and over arbitrary valid cases, and by tests/unit/test_case_codec.py: each model's fields
-must be the `FIELDS` listed here, in order, so a model that gains a field fails it until this
-module is taught to write it.
+Guarded by tests/property/test_case_codec_properties.py (folded histories and arbitrary valid
+cases) and by tests/unit/test_case_codec.py: each record's fields must be the `FIELDS` listed
+here, in order, so a record that gains a field fails it until this module is taught to write it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import pydantic_core
 
 from events.codec import orjson_writes_like_isoformat
 from events.models import Customer, RuledData
@@ -91,35 +92,43 @@ class _Unlike(Exception):
 
 
 def case_json(case: Case) -> bytes:
-    """What `case.model_dump_json().encode()` returns."""
+    """The case's JSON: each record an object of its fields in order (module docstring)."""
     try:
-        return orjson.dumps(case.__dict__, default=_fields, option=orjson.OPT_UTC_Z)
+        return orjson.dumps(dict(zip(_CASE, case, strict=True)), default=_fields, option=orjson.OPT_UTC_Z)
     except orjson.JSONEncodeError:  # also what `_Unlike`, raised in `_fields`, reaches here as
-        return case.model_dump_json().encode()
+        return pydantic_core.to_json(_plain(case), inf_nan_mode="null")  # as a model writes a float field
+
+
+_CASE, _COMPLAINT, _SLA, _CLOCK, _PERIOD = (
+    FIELDS["Case"],
+    FIELDS["ComplaintState"],
+    FIELDS["SlaState"],
+    FIELDS["ClockRecord"],
+    FIELDS["Period"],
+)
 
 
 def _fields(value: Any) -> Any:
     """What orjson writes for a `value` of a type it does not know, or `_Unlike`."""
     kind = type(value)
     if kind is Period:
-        period = value.__dict__
-        for moment in (period["started_at"], period["paused_at"], period["ended_at"]):
+        for moment in (value.started_at, value.paused_at, value.ended_at):
             if moment is not None and moment.tzinfo not in _PLAIN:
-                _plain(moment)
-        return period
+                _plain_moment(moment)
+        return dict(zip(_PERIOD, value, strict=True))
     if kind is ClockRecord:
         if value.stopped_at is not None and value.stopped_at.tzinfo not in _PLAIN:
-            _plain(value.stopped_at)
-        return value.__dict__
+            _plain_moment(value.stopped_at)
+        return dict(zip(_CLOCK, value, strict=True))
     if kind is Decimal:
         return str(value)
     if kind is SlaState:
         for moment in (*value.notices.values(), *value.raised.values()):
             if moment.tzinfo not in _PLAIN:
-                _plain(moment)
-        return value.__dict__
+                _plain_moment(moment)
+        return dict(zip(_SLA, value, strict=True))
     if kind is ComplaintState:
-        state = dict(value.__dict__)
+        state = dict(zip(_COMPLAINT, value, strict=True))
         state["received_at"] = _timestamp(value.received_at)
         state["last_event_at"] = _timestamp(value.last_event_at)
         return state
@@ -128,13 +137,30 @@ def _fields(value: Any) -> Any:
     raise _Unlike(value)
 
 
+def _plain(value: Any) -> Any:
+    """`value` with every record of the case as a dict of its fields and every `Timestamp` as
+    its `isoformat()`, for pydantic's serializer, which writes a `NamedTuple` as an array."""
+    if type(value) is ComplaintState:
+        state = {name: _plain(field) for name, field in zip(_COMPLAINT, value, strict=True)}
+        state["received_at"] = value.received_at.isoformat()
+        state["last_event_at"] = value.last_event_at.isoformat()
+        return state
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return {name: _plain(field) for name, field in zip(value._fields, value, strict=True)}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
 def _timestamp(moment: datetime) -> datetime | str:
     if moment.tzinfo in _ISO or (_learn(moment) and moment.tzinfo in _ISO):
         return moment
     return moment.isoformat()
 
 
-def _plain(moment: datetime) -> None:
+def _plain_moment(moment: datetime) -> None:
     if not _learn(moment):
         raise _Unlike(moment)
 

@@ -29,36 +29,36 @@ class WorkingDays(Protocol):
     def add_working_days(self, start: datetime, days: int) -> datetime: ...
 
 
-class Period(BaseModel):
+class Period(NamedTuple):
     """One run of a clock, from its start (or a restart) to the next restart or its stop."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     started_at: datetime
     paused_seconds: float = 0.0
     paused_at: datetime | None = None
     ended_at: datetime | None = None
 
 
-class ClockRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class ClockRecord(NamedTuple):
     periods: tuple[Period, ...]
     stopped_at: datetime | None = None
 
 
-class SlaState(BaseModel):
+class SlaState(NamedTuple):
     """What the SLA engine remembers of one complaint: its pinned policy, clock instants, notices,
-    and every alert already raised (so none is raised twice)."""
+    and every alert already raised (so none is raised twice). Never changed in place: the fold
+    builds a new one (`evolve`) with new dicts where anything changed."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     policy_version: str
-    clocks: dict[str, ClockRecord] = {}
-    notices: dict[str, datetime] = {}
-    raised: dict[str, datetime] = {}
+    clocks: dict[str, ClockRecord]
+    notices: dict[str, datetime]
+    raised: dict[str, datetime]
     """alert_id → due_at of every alert raised and not retracted."""
 
 
-class ClockView(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class ClockView(NamedTuple):
+    """A clock as judged at one instant: what the state record and the standing show, built for
+    every clock at every step of the live worker (a `NamedTuple`, as the state: evolve.py)."""
+
     name: str
     status: Status
     deadline: datetime | None
@@ -81,8 +81,7 @@ class Alert(BaseModel):
 
 
 def opened(policy: Policy) -> SlaState:
-    """A new complaint is judged by the policy in force when it was received, for good. (The empty
-    collections are given: pydantic deep-copies a mutable default, at twice the cost of the model.)"""
+    """A new complaint is judged by the policy in force when it was received, for good."""
     return SlaState(policy_version=policy.version, clocks={}, notices={}, raised={})
 
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from events.codec import fingerprint
 from events.errors import ConflictingDuplicate, ImpossibleTransition, UnknownComplaint
@@ -47,10 +45,8 @@ Stage = Literal["received", "assigned", "inspecting", "ruled", "paid", "closed"]
 STAGES: tuple[Stage, ...] = ("received", "assigned", "inspecting", "ruled", "paid", "closed")
 
 
-class ComplaintState(BaseModel):
+class ComplaintState(NamedTuple):
     """Everything the system knows about one complaint after the events accepted so far."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     complaint_id: str
     stage: Stage
@@ -68,14 +64,14 @@ class ComplaintState(BaseModel):
     customer: Customer
     received_at: Timestamp
     last_event_at: Timestamp
-    lab_inspection_pending: bool = False
-    ruling: RuledData | None = None
-    paid_amount: Decimal = Decimal("0")
+    lab_inspection_pending: bool
+    ruling: RuledData | None
+    paid_amount: Decimal
     """The sum of payments: unbounded, unlike a single wire amount."""
-    satisfied: bool | None = None
-    advanced_by_mall: Decimal = Decimal("0")
+    satisfied: bool | None
+    advanced_by_mall: Decimal
     """What the mall paid the customer in advance, on the merchant's behalf (R3)."""
-    repaid_by_merchant: Decimal = Decimal("0")
+    repaid_by_merchant: Decimal
     """What the merchant has repaid the mall of that advance."""
     version: int
     applied: dict[str, str]
@@ -142,6 +138,9 @@ def replay(events: list[ComplaintEvent]) -> dict[str, ComplaintState]:
     return states
 
 
+_NONE = Decimal("0")
+
+
 def _opened(event: Received, digest: str) -> ComplaintState:
     data = event.data
     return ComplaintState(
@@ -161,6 +160,12 @@ def _opened(event: Received, digest: str) -> ComplaintState:
         customer=data.customer,
         received_at=event.occurred_at,
         last_event_at=event.occurred_at,
+        lab_inspection_pending=False,
+        ruling=None,
+        paid_amount=_NONE,
+        satisfied=None,
+        advanced_by_mall=_NONE,
+        repaid_by_merchant=_NONE,
         version=1,
         applied={event.event_id: digest},
     )
@@ -340,12 +345,3 @@ def _recovery_record(state: ComplaintState) -> dict[str, Any] | None:
         "outstanding": str(state.owed_to_mall),
         "settled": state.owed_to_mall <= 0,
     }
-
-
-def dump_state(state: ComplaintState) -> bytes:
-    """Table codec: Faust tables keep bytes, never models."""
-    return state.model_dump_json().encode()
-
-
-def load_state(raw: bytes) -> ComplaintState:
-    return ComplaintState.model_validate_json(raw)

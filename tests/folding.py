@@ -1,5 +1,6 @@
 """Every case a sequence of wire events passes through, folded with the live core: what the
-property tests of the table's codecs compare, case by case."""
+property tests of the table's codecs compare, case by case; and a complaint's state through the
+table and back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import orjson
 
 from events.codec import decode_event
 from events.errors import Rejection
-from projections.case import Case, Rulebook, accept_event
+from projections.case import Case, Rulebook, accept_event, dump_case, load_case
+from projections.clocks import SlaState
+from projections.complaint import ComplaintState
 
 
 def cases_of(documents: Iterable[dict[str, Any]], rules: Rulebook) -> list[Case]:
@@ -24,3 +27,15 @@ def cases_of(documents: Iterable[dict[str, Any]], rules: Rulebook) -> list[Case]
         if case is not None:
             held.append(case)
     return held
+
+
+def dump_state(state: ComplaintState) -> bytes:
+    """The table's bytes of a case holding `state` (a new complaint's clocks, revision 1)."""
+    return dump_case(
+        Case(complaint=state, sla=SlaState(policy_version="any", clocks={}, notices={}, raised={}), revision=1)
+    )
+
+
+def load_state(raw: bytes) -> ComplaintState:
+    """The state `dump_state` wrote, as the table's reader loads it (validated)."""
+    return load_case(raw).complaint

@@ -1,5 +1,6 @@
 """`dump_case` (projections/case_codec.py, orjson) writes exactly the bytes pydantic's
-`model_dump_json` writes, for the cases the core folds and for any valid `Case` at all.
+`model_dump_json` writes in the table's format (tests/stored_format.py), for the cases the core
+folds and for any valid `Case` at all, and `load_case` reads them back.
 
 The second strategy goes where the two serializers could part ways: every code point (escapes,
 Chinese, emoji), floats of any size and sign, inf and nan, decimals in exponent form, ints past 64
@@ -22,19 +23,21 @@ from strategies import histories
 
 from events.codec import decode_event
 from events.models import Category, Customer, Decision, LiableParty, RuledData
-from projections.case import Case, accept_event, dump_case, settle
+from projections.case import Case, accept_event, dump_case, load_case, settle
 from projections.clocks import ClockRecord, Period, SlaState
 from projections.complaint import STAGES, ComplaintState
+from projections.evolve import evolve
 from services.rules import load_rulebook
 from services.settings import Settings
 from tests.folding import cases_of
+from tests.stored_format import stored_json
 from tests.wire import received
 
 RULES = load_rulebook(Settings())
 
 
 def pydantic_json(case: Case) -> bytes:
-    return case.model_dump_json().encode()
+    return stored_json(case)
 
 
 # --- (a) the cases the core folds -----------------------------------------------------------
@@ -47,6 +50,7 @@ def test_every_case_of_a_history_dumps_as_pydantic_does(history: Any) -> None:
     -05:00 and +05:30, Chinese names, quotes and line breaks."""
     for case in cases_of(history.events, RULES):
         assert dump_case(case) == pydantic_json(case)
+        assert load_case(dump_case(case)) == case
 
 
 @settings(max_examples=100, deadline=None)
@@ -158,7 +162,7 @@ def test_any_instant_in_every_datetime_field_dumps_as_pydantic_does(case: Case, 
         notices={"n": moment},
         raised={"r": moment},
     )
-    complaint = case.complaint.model_copy(update={"received_at": moment, "last_event_at": moment})
+    complaint = evolve(case.complaint, received_at=moment, last_event_at=moment)
     for changed in (
         Case(complaint=complaint, sla=case.sla, revision=case.revision),
         Case(complaint=case.complaint, sla=sla, revision=case.revision),

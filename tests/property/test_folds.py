@@ -13,8 +13,9 @@ from strategies import complaint_sets, histories, interleaved, redelivered, wire
 from events.codec import decode_event
 from events.errors import ImpossibleTransition
 from projections import workload
-from projections.complaint import ComplaintState, accept, dump_state, load_state, replay, to_record
+from projections.complaint import ComplaintState, accept, replay, to_record
 from projections.workload import DepartmentWorkload, Membership
+from tests.folding import dump_state, load_state
 
 FOLDS = settings(max_examples=80, deadline=None)
 

@@ -11,7 +11,8 @@ from conftest import amended, assigned, at, decode, fold, followed_up, inspected
 from events.errors import ConflictingDuplicate, ImpossibleTransition, Rejection, UnknownComplaint
 from events.models import EVENT_TYPES, ComplaintEvent
 from projections import complaint as complaint_module
-from projections.complaint import accept, dump_state, load_state, mask_phone, replay, to_record
+from projections.complaint import accept, mask_phone, replay, to_record
+from tests.folding import dump_state, load_state
 
 
 def rejected(state, document, expected=ImpossibleTransition):

@@ -11,6 +11,7 @@ import pytest
 
 from events.codec import decode_event
 from projections.case import Case, accept_event, dump_case
+from projections.evolve import evolve
 from services.cases import DeadlineIndex, RecentCases, decode_stored, encode_stored
 from services.dictionaries import CASE_V1, STATE_RECORD
 from services.packing import DamagedValue, Zlib, Zstd
@@ -137,7 +138,7 @@ def test_a_recent_case_is_handed_back_without_decoding_while_the_table_holds_its
 def test_a_value_that_changed_in_the_table_is_decoded_afresh() -> None:
     recent, first = RecentCases(2), case_of("C-1")
     recent.encode("C-1", 0, first)
-    recovered = encode_stored(1, first.model_copy(update={"revision": 7}))  # e.g. restored from a changelog
+    recovered = encode_stored(1, evolve(first, revision=7))  # e.g. restored from a changelog
 
     read = recent.decode("C-1", recovered)
 
