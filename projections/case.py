@@ -27,7 +27,7 @@ from projections import complaint, sla
 from projections.case_codec import case_json
 from projections.clocks import Alert, ClockView, SlaState, WorkingDays, opened, track
 from projections.complaint import ComplaintState
-from projections.evolve import evolve
+from projections.evolve import evolve, stored
 from projections.policy import Policy
 from projections.workload import Membership, Standing, membership
 
@@ -61,6 +61,7 @@ class Rulebook:
         )
 
 
+@stored
 class Case(NamedTuple):
     """One complaint as the fold holds it. The state is made of `NamedTuple`s, never changed in
     place (`projections/evolve.py` says why, with the figures)."""
@@ -229,9 +230,7 @@ _STORED = TypeAdapter(Case)
 def load_case(raw: bytes) -> Case:
     """The case `raw` holds, validated: the table is read back after crashes and from old
     changelogs, so anything else raises ValueError (pydantic's ValidationError): an unknown or
-    missing field, a value of the wrong type, an impossible stage. (pydantic's validator for a
-    `NamedTuple` also takes a record written as an array of its fields in order, which no writer
-    of this table ever wrote.)"""
+    missing field, a value of the wrong type, an impossible stage (`projections.evolve.stored`)."""
     return _STORED.validate_json(raw)
 
 

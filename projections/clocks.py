@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from events.models import ComplaintEvent
 from projections.complaint import ComplaintState
-from projections.evolve import evolve
+from projections.evolve import evolve, stored
 from projections.policy import ClockPolicy, Policy, Trigger, worked_out
 
 Status = Literal["running", "at_risk", "paused", "met", "breached"]
@@ -29,6 +29,7 @@ class WorkingDays(Protocol):
     def add_working_days(self, start: datetime, days: int) -> datetime: ...
 
 
+@stored
 class Period(NamedTuple):
     """One run of a clock, from its start (or a restart) to the next restart or its stop."""
 
@@ -38,11 +39,13 @@ class Period(NamedTuple):
     ended_at: datetime | None = None
 
 
+@stored
 class ClockRecord(NamedTuple):
     periods: tuple[Period, ...]
     stopped_at: datetime | None = None
 
 
+@stored
 class SlaState(NamedTuple):
     """What the SLA engine remembers of one complaint: its pinned policy, clock instants, notices,
     and every alert already raised (so none is raised twice). Never changed in place: the fold

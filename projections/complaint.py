@@ -39,12 +39,13 @@ from events.models import (
     RuledData,
 )
 from events.types import Money, Timestamp
-from projections.evolve import evolve
+from projections.evolve import evolve, stored
 
 Stage = Literal["received", "assigned", "inspecting", "ruled", "paid", "closed"]
 STAGES: tuple[Stage, ...] = ("received", "assigned", "inspecting", "ruled", "paid", "closed")
 
 
+@stored
 class ComplaintState(NamedTuple):
     """Everything the system knows about one complaint after the events accepted so far."""
 

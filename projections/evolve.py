@@ -15,11 +15,20 @@ everything it loads (`projections.case.load_case`, pydantic's validator for thes
 `evolve(record, **changes)` copies a record with some fields changed (`_replace`, by position
 instead of through a `map` over every field: 0.7 µs for a 25-field `ComplaintState` against
 1.2, and 2.1 for a pydantic model's copy). Like `_replace`, it does not validate `changes`.
+
+`@stored` teaches pydantic to validate a record as the table holds it: an object with exactly the
+record's fields, each validated as its annotation says, then the record built from them. Left to
+itself pydantic validates a `NamedTuple` as a call with arguments (and also takes an array), which
+made loading a fresh case 23.5 µs where this takes 17.9 (the pydantic models took 13.9).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, TypeVar
+import sys
+from typing import Any, NamedTuple, TypeVar, get_type_hints
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 Record = TypeVar("Record", bound=NamedTuple)
 _new = tuple.__new__
@@ -37,3 +46,27 @@ def evolve(record: Record, **changes: Any) -> Record:
     for name, value in changes.items():
         values[positions[name]] = value
     return _new(kind, values)
+
+
+Stored = TypeVar("Stored", bound=type[Any])
+
+
+def stored(kind: Stored) -> Stored:
+    """Class decorator for a record the table stores: pydantic validates it with `_schema`."""
+    kind.__get_pydantic_core_schema__ = classmethod(lambda cls, _source, handler: _schema(cls, handler))
+    return kind
+
+
+def _schema(kind: type[Any], handler: GetCoreSchemaHandler) -> CoreSchema:
+    """An object of the record's fields, all required (every writer of the table wrote them all),
+    no other, built into the record."""
+    hints = get_type_hints(kind, globalns=vars(sys.modules[kind.__module__]), include_extras=True)
+    fields = {name: core_schema.typed_dict_field(handler.generate_schema(hints[name])) for name in kind._fields}
+    names = kind._fields
+
+    def build(fields: dict[str, Any]) -> Any:
+        return _new(kind, [fields[name] for name in names])
+
+    return core_schema.no_info_after_validator_function(
+        build, core_schema.typed_dict_schema(fields, extra_behavior="forbid")
+    )

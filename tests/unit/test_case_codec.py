@@ -4,6 +4,7 @@ otherwise."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -95,3 +96,41 @@ def test_a_case_the_core_folds_is_written_without_pydantic(monkeypatch: pytest.M
 
     monkeypatch.setattr(pydantic_core, "to_json", refused)
     assert dump_case(case) == expected
+
+
+def _altered(case: Case, change: Callable[[dict[str, Any]], None]) -> bytes:
+    document = orjson.loads(dump_case(case))
+    change(document)
+    return orjson.dumps(document)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda case: case["complaint"].update(priority="high"),  # a field no record has
+        lambda case: case["complaint"].pop("handler"),  # a field missing
+        lambda case: case["complaint"].update(stage="lost"),  # not a stage
+        lambda case: case["sla"]["clocks"]["assignment"]["periods"][0].update(paused_seconds="soon"),
+        lambda case: case["sla"]["clocks"]["assignment"].update(
+            periods=[["2026-11-22T09:00:00+08:00", 0.0, None, None]]
+        ),
+        lambda case: case.update(revision=None),
+    ],
+    ids=["unknown field", "missing field", "unknown stage", "not a number", "record as an array", "revision null"],
+)
+def test_the_reader_refuses_a_value_the_table_never_held(change: Callable[[dict[str, Any]], None]) -> None:
+    case = with_clock_started(fresh(), datetime(2026, 11, 22, 9, 0, tzinfo=timezone(timedelta(hours=8))))
+
+    with pytest.raises(ValueError):
+        load_case(_altered(case, change))
+
+
+def test_the_reader_builds_the_folds_records() -> None:
+    case = with_clock_started(fresh(), datetime(2026, 11, 22, 9, 0, tzinfo=timezone(timedelta(hours=8))))
+
+    loaded = load_case(dump_case(case))
+
+    assert loaded == case
+    assert [type(record) for record in (loaded, loaded.complaint, loaded.sla)] == [Case, ComplaintState, SlaState]
+    assert type(loaded.sla.clocks["assignment"]) is ClockRecord
+    assert type(loaded.sla.clocks["assignment"].periods[0]) is Period
