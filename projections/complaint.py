@@ -139,7 +139,7 @@ def replay(events: list[ComplaintEvent]) -> dict[str, ComplaintState]:
     return states
 
 
-_NONE = Decimal("0")
+_ZERO = Decimal("0")
 
 
 def _opened(event: Received, digest: str) -> ComplaintState:
@@ -163,10 +163,10 @@ def _opened(event: Received, digest: str) -> ComplaintState:
         last_event_at=event.occurred_at,
         lab_inspection_pending=False,
         ruling=None,
-        paid_amount=_NONE,
+        paid_amount=_ZERO,
         satisfied=None,
-        advanced_by_mall=_NONE,
-        repaid_by_merchant=_NONE,
+        advanced_by_mall=_ZERO,
+        repaid_by_merchant=_ZERO,
         version=1,
         applied={event.event_id: digest},
     )

@@ -1,7 +1,8 @@
-"""The case table's JSON as it was first written: by pydantic models of the case (until the sixth
-session of 2026-12-06 the state itself was made of these models, and `model_dump_json` wrote the
-table's values). Kept here as the reference the codec's tests compare `dump_case` with, so the
-bytes a worker writes stay those every older worker wrote and reads.
+"""The case table's JSON as it was first written: by pydantic models of the case (the state itself
+was made of these models until 2026-12-06, and `model_dump_json` wrote the table's values). Kept
+here, written out again on purpose rather than derived from the code it checks, as the reference
+the codec's tests compare `dump_case` with, so the bytes a worker writes stay those every older
+worker wrote and reads.
 
 `stored(case)` builds the same case out of these models, field for field and unvalidated
 (`model_construct`), so each value reaches pydantic's serializer as the core holds it.
