@@ -21,7 +21,7 @@ from events.errors import InvalidEvent, Rejection
 from events.models import ComplaintEvent
 from projections.complaint import mask_phone
 from services.app import app, events_topic, rules, settings
-from services.history import History, Horizon
+from services.history import History, Horizon, Horizons
 from services.readmodel import ALERT_STATUSES, LoggedAlert
 from services.sse import format_alert, parse_seen, seen_id
 from services.webserver import feed, guarded, now, problem, respond
@@ -109,7 +109,7 @@ class ComplaintHistory(faust.web.View):
         if feed.model.complaint(complaint_id) is None:
             return problem(404, "not_found", "no complaint with this id has been processed")
         entries = await feed.read_events(feed.model.event_positions(complaint_id))
-        history = History(rules, lambda _: Horizon(clock=now()), settle=False)
+        history = History(rules, Horizons(Horizon(clock=now())), settle=False)
         events = []
         for entry in entries:
             fed = history.feed(entry)

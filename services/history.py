@@ -21,7 +21,7 @@ alerts were grouped into revisions: see docs/replay.md.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -177,7 +177,7 @@ class History:
     def __init__(
         self,
         rules: Rulebook,
-        horizon: Callable[[str], Horizon],
+        horizon: Horizons,
         *,
         watch: str | None = None,
         settle: bool = True,

@@ -145,10 +145,8 @@ async def fold_in_parallel(
     """Fold `log` (entered: its ranges are the snapshot) in `jobs` shards and merge them: shard 0 into
     `history` here, with the log already open, while `jobs - 1` child processes fold the others (the
     parent would otherwise wait idle, and its shard needs no interpreter start, second read or
-    pickling). The children receive `history`'s horizons, which must be `Horizons` for that."""
+    pickling). The children receive `history`'s horizons."""
     horizons = history.horizon
-    if not isinstance(horizons, Horizons):
-        raise TypeError("a parallel fold sends its shards their horizons: build the History with `Horizons`")
     context = multiprocessing.get_context("spawn")
     positions = context.Array("q", jobs, lock=False)  # each shard's folder writes its own slot only
     ranges = log.ranges if isinstance(log, KafkaLog) else None
