@@ -48,7 +48,7 @@ def stored_partition(raw: bytes) -> int:
     """The events partition a table value (any format) names, read without unpacking its case: the
     recovery rebuild skips the complaints of partitions another worker owns (a RocksDB store keeps
     its standby partitions' values beside its own) for a fraction of a microsecond each, where
-    decoding one costs ~20 µs."""
+    decoding one costs ~22 µs."""
     start = 0 if raw[:1].isdigit() else 1
     return int(raw[start : raw.index(SEPARATOR, start)])
 
@@ -56,12 +56,9 @@ def stored_partition(raw: bytes) -> int:
 def decode_stored(raw: bytes) -> StoredCase:
     """A table value in any format. A value in none raises ValueError: pydantic's ValidationError,
     or `packing.DamagedValue` if its packed case is damaged."""
-    unpacker = _UNPACKERS.get(raw[0]) if raw else None
-    if unpacker is None:  # format 0: a digit first
-        partition, _, case = raw.partition(SEPARATOR)
-        return StoredCase(int(partition), load_case(case))
-    partition, _, packed = raw[1:].partition(SEPARATOR)
-    return StoredCase(int(partition), load_case(unpacker.unpack(packed)))
+    unpacker = _UNPACKERS.get(raw[0]) if raw else None  # None: format 0, a digit first
+    partition, _, case = (raw if unpacker is None else raw[1:]).partition(SEPARATOR)
+    return StoredCase(int(partition), load_case(case if unpacker is None else unpacker.unpack(case)))
 
 
 class RecentCases:
