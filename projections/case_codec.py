@@ -22,9 +22,11 @@ instead, as plain dicts (`_plain`):
   the int, and refuses the string in its own words);
 - a value of a class not listed in `_fields`.
 
-Guarded by tests/property/test_case_codec_properties.py (folded histories and arbitrary valid
-cases) and by tests/unit/test_case_codec.py: each record's fields must be the `FIELDS` listed
-here, in order, so a record that gains a field fails it until this module is taught to write it.
+Each record's fields are its `NamedTuple` fields, in order. Guarded by
+tests/property/test_case_codec_properties.py (folded histories and arbitrary valid cases) and by
+tests/unit/test_case_codec.py: each record's fields must be the table format's
+(tests/stored_format.py), so a record that gains a field fails it until the format, and the way
+this module writes the field, are decided.
 """
 
 from __future__ import annotations
@@ -44,42 +46,6 @@ from projections.complaint import ComplaintState
 if TYPE_CHECKING:
     from projections.case import Case
 
-FIELDS: dict[str, tuple[str, ...]] = {
-    "Case": ("complaint", "sla", "revision"),
-    "ComplaintState": (
-        "complaint_id",
-        "stage",
-        "owner_department",
-        "department",
-        "departments_seen",
-        "department_changes",
-        "handler",
-        "store",
-        "merchant",
-        "category",
-        "claim_amount",  # Money
-        "personal_injury",
-        "media_involved",
-        "customer",
-        "received_at",  # Timestamp
-        "last_event_at",  # Timestamp
-        "lab_inspection_pending",
-        "ruling",
-        "paid_amount",  # Decimal
-        "satisfied",
-        "advanced_by_mall",  # Decimal
-        "repaid_by_merchant",  # Decimal
-        "version",
-        "applied",
-    ),
-    "Customer": ("name", "phone"),
-    "RuledData": ("decision", "amount", "liable_party", "merchant_accepts", "customer_accepts"),  # amount: Money
-    "SlaState": ("policy_version", "clocks", "notices", "raised"),  # notices, raised: plain datetimes
-    "ClockRecord": ("periods", "stopped_at"),  # stopped_at: plain datetime
-    "Period": ("started_at", "paused_seconds", "paused_at", "ended_at"),  # plain datetimes, a float
-}
-"""The fields this module writes, by model: a model with others fails tests/unit/test_case_codec.py."""
-
 _PLAIN: set[tzinfo | None] = {None, UTC}
 """Zones (and no zone) in which orjson writes a plain `datetime` as pydantic does: fixed offsets in
 whole minutes, added as met (at most 2,879). A `ZoneInfo`'s offset depends on the date: never here."""
@@ -94,18 +60,9 @@ class _Unlike(Exception):
 def case_json(case: Case) -> bytes:
     """The case's JSON: each record an object of its fields in order (module docstring)."""
     try:
-        return orjson.dumps(dict(zip(_CASE, case, strict=True)), default=_fields, option=orjson.OPT_UTC_Z)
+        return orjson.dumps(dict(zip(case._fields, case, strict=True)), default=_fields, option=orjson.OPT_UTC_Z)
     except orjson.JSONEncodeError:  # also what `_Unlike`, raised in `_fields`, reaches here as
         return pydantic_core.to_json(_plain(case), inf_nan_mode="null")  # as a model writes a float field
-
-
-_CASE, _COMPLAINT, _SLA, _CLOCK, _PERIOD = (
-    FIELDS["Case"],
-    FIELDS["ComplaintState"],
-    FIELDS["SlaState"],
-    FIELDS["ClockRecord"],
-    FIELDS["Period"],
-)
 
 
 def _fields(value: Any) -> Any:
@@ -115,20 +72,20 @@ def _fields(value: Any) -> Any:
         for moment in (value.started_at, value.paused_at, value.ended_at):
             if moment is not None and moment.tzinfo not in _PLAIN:
                 _plain_moment(moment)
-        return dict(zip(_PERIOD, value, strict=True))
+        return dict(zip(kind._fields, value, strict=True))
     if kind is ClockRecord:
         if value.stopped_at is not None and value.stopped_at.tzinfo not in _PLAIN:
             _plain_moment(value.stopped_at)
-        return dict(zip(_CLOCK, value, strict=True))
+        return dict(zip(kind._fields, value, strict=True))
     if kind is Decimal:
         return str(value)
     if kind is SlaState:
         for moment in (*value.notices.values(), *value.raised.values()):
             if moment.tzinfo not in _PLAIN:
                 _plain_moment(moment)
-        return dict(zip(_SLA, value, strict=True))
+        return dict(zip(kind._fields, value, strict=True))
     if kind is ComplaintState:
-        state = dict(zip(_COMPLAINT, value, strict=True))
+        state = dict(zip(kind._fields, value, strict=True))
         state["received_at"] = _timestamp(value.received_at)
         state["last_event_at"] = _timestamp(value.last_event_at)
         return state
@@ -141,7 +98,7 @@ def _plain(value: Any) -> Any:
     """`value` with every record of the case as a dict of its fields and every `Timestamp` as
     its `isoformat()`, for pydantic's serializer, which writes a `NamedTuple` as an array."""
     if type(value) is ComplaintState:
-        state = {name: _plain(field) for name, field in zip(_COMPLAINT, value, strict=True)}
+        state = {name: _plain(field) for name, field in zip(value._fields, value, strict=True)}
         state["received_at"] = value.received_at.isoformat()
         state["last_event_at"] = value.last_event_at.isoformat()
         return state

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from events.models import Category, Customer, RuledData
 from events.types import Money, Timestamp
 from projections.case import Case
-from projections.complaint import Stage
+from projections.clocks import ClockRecord, Period, SlaState
+from projections.complaint import ComplaintState, Stage
 
 
 class _Frozen(BaseModel):
@@ -71,10 +72,27 @@ class StoredComplaintState(_Frozen):
     applied: dict[str, str]
 
 
+EVENT_MODELS_IN_A_CASE: dict[type[BaseModel], tuple[str, ...]] = {
+    Customer: ("name", "phone"),
+    RuledData: ("decision", "amount", "liable_party", "merchant_accepts", "customer_accepts"),
+}
+"""The wire contract's models a case holds, written as their fields in order (their `__dict__`)."""
+
+
 class StoredCase(_Frozen):
     complaint: StoredComplaintState
     sla: StoredSlaState
     revision: int
+
+
+STORED_RECORDS: dict[type[tuple[object, ...]], type[_Frozen]] = {
+    Case: StoredCase,
+    ComplaintState: StoredComplaintState,
+    SlaState: StoredSlaState,
+    ClockRecord: StoredClockRecord,
+    Period: StoredPeriod,
+}
+"""Each record of the fold's state → the model the table's format was written by."""
 
 
 def stored(case: Case) -> StoredCase:
