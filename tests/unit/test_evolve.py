@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import assigned, fold, received
 
-from projections.case import Case, dump_case, load_case
-from projections.clocks import SlaState
 from projections.evolve import evolve
+from tests.folding import dump_state, load_state
 
 
 def test_evolve_is_replace_with_the_changes() -> None:
@@ -27,6 +26,5 @@ def test_evolve_refuses_a_field_the_record_does_not_have() -> None:
 
 def test_evolve_after_a_fold_round_trips_through_the_table() -> None:
     state = evolve(fold(received(), assigned(minute=5)), handler="wang")
-    case = Case(complaint=state, sla=SlaState(policy_version="v", clocks={}, notices={}, raised={}), revision=3)
 
-    assert load_case(dump_case(case)) == case
+    assert load_state(dump_state(state)) == state
