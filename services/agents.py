@@ -4,7 +4,8 @@ fold_complaints
     reads   complaints.events (key complaint_id) and complaints.sla-ticks (the timer's wake-ups)
     writes  table complaints_by_id; complaints.alerts; complaints.state; complaints.rejected
             (the table and the state records through services/output.py: Faust's producer, without
-            Faust's per-message bookkeeping)
+            Faust's per-message bookkeeping; a changed case is held and reaches the table once per
+            offset commit, before it: services/commits.py)
     concurrency 1 (it writes a table). Every message is settled against the wall clock: alerts
     that became due are published (and their delivery awaited, through the urgent producer that
     never lingers: services/urgent.py) before the table remembers them as raised, so a crash can
@@ -45,7 +46,7 @@ from projections import workload
 from projections.case import Case, Settled
 from projections.clocks import ClockView
 from projections.workload import Share
-from services import output
+from services import commits, output
 from services.app import (
     app,
     complaint_inputs,
@@ -58,7 +59,7 @@ from services.app import (
     urgent,
     workload_topic,
 )
-from services.cases import DeadlineIndex, RecentCases, decode_stored, stored_partition
+from services.cases import DeadlineIndex, RecentCases, StoredCase, UnsavedCases, decode_stored, stored_partition
 from services.metrics import metrics
 from services.rejections import rejected_key, rejection_record
 from services.rules import calendar_warnings
@@ -78,6 +79,10 @@ shares = PartitionShares()
 """(partition, department) → what this worker's complaints count for there."""
 recent = RecentCases(settings.case_cache_size)
 """The complaints last folded here, decoded: their next event skips decoding the table's value."""
+unsaved = UnsavedCases(settings.unsaved_cases_limit)
+"""The cases changed since the last save: the table gets them before Faust's next commit."""
+_saving = asyncio.Lock()
+"""One save at a time: the commit's, the agent's when too many are held, or a rebalance's wait."""
 recount: Recount | None = None
 """While the recovery walk runs: the shares it counts afresh, and the complaints it has yet to reach."""
 _walk: asyncio.Future[None] | None = None
@@ -150,9 +155,9 @@ def _woken(key: bytes | None) -> str | None:
 
 
 async def settle_and_publish(partition: int, before: Case | None, assessment: cases.Assessment, now: datetime) -> None:
-    """Raise the alerts due at `now`, watch the case's next deadline and count it, save it if it
-    changed, publish it. Nothing awaits between the count and the table write (`output.save` writes
-    the store before it sends): a recovery walk running meanwhile sees both or neither."""
+    """Raise the alerts due at `now`, watch the case's next deadline and count it, hold it for the
+    next save if it changed, publish it. Nothing awaits between the count and holding the case,
+    which the recovery walk reads before the table: a walk running meanwhile sees both or neither."""
     metrics.clock_evaluations += 1
     settled = assessment.settled
     await raise_alerts(settled, now)
@@ -163,9 +168,24 @@ async def settle_and_publish(partition: int, before: Case | None, assessment: ca
     if counting is not None:  # None: the recovery walk has yet to reach it, and counts it as it then is
         counting.count(partition, before, settled.case, cases.departments_touched(before, settled.case), standing)
     if settled.case is not before:
-        value = recent.encode(settled.case.complaint_id, partition, settled.case)
-        await output.save(complaints_by_id, key, value, partition)
+        unsaved.hold(settled.case.complaint_id, StoredCase(partition, settled.case))
+        if unsaved.full:
+            await save_held_cases()
     await publish_case(settled.case, now, assessment.views)
+
+
+async def save_held_cases() -> None:
+    """Write every case changed since the last save to the table and its changelog: before each
+    commit of offsets (`services/commits.py`, installed below), and whenever too many are held."""
+    async with _saving:
+        unsaved.start_saving()
+        while (held := unsaved.next_to_save()) is not None:
+            complaint_id, (partition, case) = held
+            value = recent.encode(complaint_id, partition, case)
+            await output.save(complaints_by_id, complaint_id.encode(), value, partition)
+
+
+commits.install(app, save_held_cases)
 
 
 async def raise_alerts(settled: Settled, now: datetime) -> None:
@@ -217,6 +237,10 @@ def published_at(message: EventT[bytes]) -> datetime | None:
 
 
 def load_case(complaint_id: str) -> Case | None:
+    held = unsaved.get(complaint_id)
+    if held is not None:
+        unsaved.hits += 1
+        return held.case
     stored = complaints_by_id.get(complaint_id.encode())
     return None if stored is None else recent.decode(complaint_id, stored).case
 
@@ -245,9 +269,10 @@ async def watch_complaints_held() -> None:
 
     The walk costs ~100 µs a complaint held (decoded and judged: ~10 s for 100,000, which held every
     event back while it ran) and lets the event loop run every `WALK_TURN_SECONDS`, so the agents,
-    the timers and the web server run meanwhile. Each complaint is judged as the table holds it when
-    the walk reaches it, and the agent's steps are counted as `Recount` says, so the index and the
-    shares end as a walk with everything stopped would leave them; the shares are taken over whole
+    the timers and the web server run meanwhile. Each complaint is judged as the worker holds it when
+    the walk reaches it (changed since and not saved yet, or as the table has it), and the agent's
+    steps are counted as `Recount` says, so the index and the shares end as a walk with everything
+    stopped would leave them; the shares are taken over whole
     at the end, so the shares timer never publishes one counted halfway. Until the walk reaches a
     complaint only the agent's steps schedule its deadline: an alert due meanwhile is raised when
     the walk reaches its complaint, as it was when the walk ended while everything waited."""
@@ -270,6 +295,10 @@ async def walk_complaints_held(keys: list[bytes], owned: set[int], mine: Recount
                 await asyncio.sleep(0)
                 now, turn_ends = wall_clock(), loop.time() + WALK_TURN_SECONDS
             mine.reach(key)
+            held = unsaved.get(key.decode())
+            if held is not None:  # changed since the recovery, not saved yet: as the agent holds it
+                watch(held.partition, held.case, now, mine.counted)
+                continue
             stored = complaints_by_id.get(key)
             if stored is None:
                 continue
@@ -365,10 +394,19 @@ def shares_of(department: str) -> dict[int, Share]:
 @app.on_partitions_revoked.connect
 async def _forget_partitions(*args: object, **kwargs: object) -> None:
     """Nothing counted for partitions that may now be another worker's is published from here (and
-    the cases held decoded for them are let go); a recovery walk still running stops."""
+    the cases held decoded for them are let go); a recovery walk still running stops.
+
+    The changes not saved yet are dropped, not saved: their events were not committed (every commit
+    saves first), so after the rebalance whoever owns each partition reads them again from the
+    committed offset and folds them again from the table as last saved, as after a crash. A save
+    under way finishes first, and its records are flushed, so nothing of this worker's reaches a
+    changelog after the partitions are handed over."""
     _stop_walking()
     _shares.clear()
     shares.clear()
+    async with _saving:
+        unsaved.clear()
+    await app.producer.flush()
     recent.clear()
 
 

@@ -113,6 +113,57 @@ class RecentCases:
             self._held.popitem(last=False)
 
 
+class UnsavedCases:
+    """The cases the complaint agent changed since the table last had them, decoded, each with its
+    events partition: written to the table and its changelog once per Faust commit, not once per
+    event (`services/commits.py` runs the save before every commit).
+
+    In figure 1's backlog a complaint changes again within a commit interval (~4,800 events at the
+    worker's rate) for ~60 % of events, and each of those skipped writes was an encode, a packing
+    and a changelog record (docs/performance.md, "Writing the table once per commit"). Until a case
+    is saved, the worker reads it from here, never from the table: `get` answers for the cases held
+    and for those of a save under way, which leave one at a time as their values reach the store.
+    A crash loses what is held, which is safe: its events were not committed, so they are
+    delivered again and folded again from the table as last saved."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        """More cases held than this (~6 KB each) and the agent saves them at once, commit or not."""
+        self.hits = 0
+        """Cases the agent read from here: found decoded, as the table's cache would have (`RecentCases.hits`)."""
+        self._changed: dict[str, StoredCase] = {}
+        self._saving: dict[str, StoredCase] = {}
+
+    def __len__(self) -> int:
+        return len(self._changed) + len(self._saving)
+
+    @property
+    def full(self) -> bool:
+        return len(self._changed) >= self.limit
+
+    def hold(self, complaint_id: str, stored: StoredCase) -> None:
+        self._changed[complaint_id] = stored
+
+    def get(self, complaint_id: str) -> StoredCase | None:
+        """The complaint's case as last changed here, if the table does not have it yet."""
+        held = self._changed.get(complaint_id)
+        return self._saving.get(complaint_id) if held is None else held
+
+    def start_saving(self) -> None:
+        """Every case held joins the save; the cases changed from now on wait for the next one."""
+        self._saving.update(self._changed)
+        self._changed = {}
+
+    def next_to_save(self) -> tuple[str, StoredCase] | None:
+        """A case of the save under way, which leaves it: the caller must write it to the table's store
+        before it next awaits anything, or a step in between would read the table's older value."""
+        return self._saving.popitem() if self._saving else None
+
+    def clear(self) -> None:
+        self._changed.clear()
+        self._saving.clear()
+
+
 class DeadlineIndex:
     """complaint → its next due instant, popped in time order: the timer costs O(log n) per due
     complaint instead of evaluating every clock every second.

@@ -80,6 +80,11 @@ class Metrics(faust.web.View):
                     "Complaints held that the walk after the last recovery has yet to watch and count (0: done).",
                     {(): 0 if agents.recount is None else len(agents.recount)},
                 ),
+                "complaintflow_unsaved_complaints": (
+                    "Complaints changed since the table last had them, held decoded until the next offset commit "
+                    "saves them (see COMPLAINTFLOW_UNSAVED_CASES_LIMIT).",
+                    {(): len(agents.unsaved)},
+                ),
                 "complaintflow_read_model_complaints": (
                     "Complaints in this worker's read model.",
                     {(): len(feed.model.states)},
@@ -89,9 +94,9 @@ class Metrics(faust.web.View):
             },
             counted_elsewhere={
                 "complaintflow_case_cache_lookups_total": (
-                    "Cases the complaint agent read from its table: found decoded in memory (hit) or decoded (miss); "
-                    "see COMPLAINTFLOW_CASE_CACHE_SIZE.",
-                    {(("result", "hit"),): recent.hits, (("result", "miss"),): recent.misses},
+                    "Cases the complaint agent read: found decoded in memory, changed since the last save or kept "
+                    "beside the table (hit), or decoded from the table (miss); see COMPLAINTFLOW_CASE_CACHE_SIZE.",
+                    {(("result", "hit"),): recent.hits + agents.unsaved.hits, (("result", "miss"),): recent.misses},
                 ),
             },
         )

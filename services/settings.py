@@ -141,6 +141,15 @@ class Settings(BaseSettings):
             "worker catches up, when a complaint's events come close together."
         ),
     )
+    unsaved_cases_limit: int = Field(
+        default=10000,
+        ge=1,
+        description=(
+            "How many changed complaints the worker may hold decoded (~6 KB each) before it writes them to the "
+            "table and its changelog: it writes them before every offset commit anyway, once per complaint "
+            "however many of its events came in between. Past the limit it writes them at once."
+        ),
+    )
     max_clock_skew_seconds: float = Field(
         default=300.0,
         ge=0,

@@ -26,9 +26,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.admin import ensure_topics
 from services.broker import EmbeddedBroker, free_port
+from services.cases import decode_stored
 from services.clients import read_topic
 from services.rules import SHIPPED_POLICY
 from services.settings import Settings
+from services.topics import COMPLAINTS_TABLE, changelog_name
 from services.verify import VerifyReport, verify
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -215,6 +217,32 @@ async def wait_for_records(
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(found)} of {count} matching records on {topic} within {timeout:.0f} s")
         await asyncio.sleep(0.3)
+
+
+async def wait_until_saved(
+    settings: Settings, complaint_ids: list[str], version: int, *, timeout: float = 30.0
+) -> dict[str, list[bytes]]:
+    """Every table value the complaints table's changelog holds for each complaint, once the last of
+    each is at `version`: the worker saves what changed at its next offset commit (services/commits.py)."""
+    changelog, wanted = changelog_name(settings.app_id, COMPLAINTS_TABLE), {cid.encode() for cid in complaint_ids}
+    deadline = time.monotonic() + timeout
+    while True:
+        saved: dict[str, list[bytes]] = {cid: [] for cid in complaint_ids}
+        async for record in read_topic(settings, changelog):
+            if record.key in wanted and record.value:
+                saved[record.key.decode()].append(record.value)
+        if all(values and decode_stored(values[-1]).case.complaint.version == version for values in saved.values()):
+            return saved
+        if time.monotonic() > deadline:
+            behind = [
+                cid
+                for cid, values in saved.items()
+                if not values or decode_stored(values[-1]).case.complaint.version != version
+            ]
+            raise AssertionError(
+                f"{len(behind)} complaints not saved at version {version} within {timeout:.0f} s: {behind[:5]}"
+            )
+        await asyncio.sleep(0.25)
 
 
 EVENTS_TOTAL = re.compile(

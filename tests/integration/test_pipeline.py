@@ -12,8 +12,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.admin import ensure_topics, planned_topics
+from services.cases import decode_stored
 from services.settings import Settings
-from tests.integration.conftest import send, start_worker, stop_worker, wait_for_record
+from tests.integration.conftest import send, start_worker, stop_worker, wait_for_record, wait_until_saved
 from tests.wire import CHINA, T0, assigned, minutes, paid, received, ruled
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -70,6 +71,28 @@ async def test_a_complaint_flows_to_its_state_and_its_department_workload(
         "handlers": {"王芳": 1},
     }
     assert workload["oldest_open_seconds"] > 0, "received two hours ago"
+
+
+async def test_a_complaint_changed_by_events_between_two_commits_is_saved_once_for_them(
+    producer: AIOKafkaProducer, settings: Settings, new_id: Callable[[str], str]
+) -> None:
+    """The table's changelog gets a complaint's case once per commit (services/commits.py), not once
+    per event: four events sent together fall within one commit interval (2.8 s), or two at most."""
+    complaint_id, desk = new_id("C"), new_id("服装部")
+    await publish(
+        producer,
+        settings,
+        received(complaint_id, department=desk, at=HOURS_AGO),
+        assigned(complaint_id, desk, "王芳", at=HOURS_AGO + minutes(5)),
+        ruled(complaint_id, at=HOURS_AGO + minutes(30)),
+        paid(complaint_id, at=HOURS_AGO + minutes(50)),
+    )
+    await wait_for_record(settings, "complaints.state", lambda k, v: _key(complaint_id)(k, v) and v["version"] == 4)
+
+    [saved] = (await wait_until_saved(settings, [complaint_id], version=4)).values()
+
+    assert decode_stored(saved[-1]).case.complaint.stage == "paid", "saved as the state record says"
+    assert len(saved) <= 2, f"{len(saved)} table values written for 4 events sent together"
 
 
 async def test_reassignment_moves_the_workload_but_not_the_ownership(

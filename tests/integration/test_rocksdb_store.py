@@ -27,7 +27,7 @@ from services.cases import decode_stored
 from services.clients import latest_by_key
 from services.settings import Settings
 from services.topics import COMPLAINTS_TABLE, changelog_name
-from tests.integration.conftest import ARTIFACTS, start_worker, stop_worker, wait_for_records
+from tests.integration.conftest import ARTIFACTS, start_worker, stop_worker, wait_for_records, wait_until_saved
 from tests.wire import T0, assigned, minutes, received
 
 pytestmark = pytest.mark.integration
@@ -103,6 +103,7 @@ async def test_a_restarted_worker_keeps_its_tables_on_disk(
     try:
         await publish(producer, settings, [received(cid) for cid in ids])
         await wait_for_records(settings, "complaints.state", at_version(ids, 1), count=COMPLAINTS, timeout=60)
+        await wait_until_saved(settings, ids, version=1)  # at its next commit: a stop drops what it holds
     finally:
         stop_worker(first)
     assert stored_cases(data_dir) == dict.fromkeys(ids, 1)

@@ -4,10 +4,15 @@ refuse tables it cannot stand in for."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from datetime import timedelta
+from types import SimpleNamespace
 
 import faust
 import pytest
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.streams import _current_event, current_event
 from faust.tables.base import Collection
 from faust.tables.table import Table
 from mode.utils.collections import ManagedUserDict
@@ -40,6 +45,9 @@ STOOD_IN_FOR = {
         Collection._on_changelog_sent,
         "60122c86a120d82cffa95da4c22323e12d67fa82f3112f08ac7f8edde7c47826",
     ),
+    # the RocksDB store writes to the database of the current event's partition, which `save` names
+    "rocksdb.Store._set": (RocksDBStore._set, "4227e561e288d9413bf663a3a67940fd4976f5484e70e49445858ce4d400d26e"),
+    "current_event": (current_event, "3b821f1a78d86a58234dfe781fbf539775b00e66fdac9489c1c398a2d81d7e9d"),
 }
 
 
@@ -73,3 +81,48 @@ def test_a_windowed_or_typed_table_is_refused_with_what_to_do(options: dict[str,
 
     with pytest.raises(ConfigurationError, match="table\\[key\\] = value"):
         output.require_plain(table)
+
+
+class _Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes, int | None]] = []
+
+    async def send(
+        self, topic: str, key: bytes, value: bytes, partition: int | None, *_: object
+    ) -> asyncio.Future[None]:
+        self.sent.append((topic, key, value, partition))
+        return asyncio.get_running_loop().create_future()
+
+
+class _Store(dict[bytes, bytes]):
+    """Records the partition Faust's RocksDB store would write each value to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.partitions: dict[bytes, int] = {}
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        event = current_event()
+        assert event is not None, "the RocksDB store asserts as much"
+        self.partitions[key] = event.message.partition
+        super().__setitem__(key, value)
+
+
+async def test_a_save_writes_each_value_to_its_own_partition_in_a_step_or_outside_one() -> None:
+    producer, store = _Producer(), _Store()
+    table = SimpleNamespace(
+        data=store, app=SimpleNamespace(producer=producer), changelog_topic=SimpleNamespace(get_topic_name=lambda: "cl")
+    )
+
+    await output.save(table, b"C-1", b"v1", 3)  # type: ignore[arg-type]  # as in the commit's save: no step
+    step_of_partition_0 = output._EventOf(0)  # stands for Faust's event of a step on partition 0
+    token = _current_event.set(weakref.ref(step_of_partition_0))  # type: ignore[arg-type]
+    try:
+        await output.save(table, b"C-2", b"v2", 1)  # type: ignore[arg-type]  # a save inside another partition's step
+        assert current_event() is step_of_partition_0, "the step's own event is back"
+    finally:
+        _current_event.reset(token)
+
+    assert store == {b"C-1": b"v1", b"C-2": b"v2"} and store.partitions == {b"C-1": 3, b"C-2": 1}
+    assert producer.sent == [("cl", b"C-1", b"v1", 3), ("cl", b"C-2", b"v2", 1)]
+    assert current_event() is None

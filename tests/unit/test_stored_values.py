@@ -12,7 +12,7 @@ import pytest
 from events.codec import decode_event
 from projections.case import Case, accept_event, dump_case
 from projections.evolve import evolve
-from services.cases import DeadlineIndex, RecentCases, decode_stored, encode_stored
+from services.cases import DeadlineIndex, RecentCases, StoredCase, UnsavedCases, decode_stored, encode_stored
 from services.dictionaries import CASE_V1, STATE_RECORD
 from services.packing import DamagedValue, Zlib, Zstd
 from services.rules import load_rulebook
@@ -161,3 +161,49 @@ def test_a_size_of_zero_keeps_nothing() -> None:
 
     assert recent.decode("C-1", recent.encode("C-1", 0, case)) == (0, case)
     assert len(recent) == 0
+
+
+def test_a_case_changed_again_before_its_save_is_held_once_as_last_changed() -> None:
+    unsaved, first, other = UnsavedCases(limit=10), case_of("C-1"), case_of("C-2")
+    later = evolve(first, revision=first.revision + 1)
+
+    unsaved.hold("C-1", StoredCase(2, first))
+    unsaved.hold("C-1", StoredCase(2, later))
+    unsaved.hold("C-2", StoredCase(0, other))
+
+    assert len(unsaved) == 2 and unsaved.get("C-1") == (2, later) and unsaved.get("C-3") is None
+    unsaved.start_saving()
+    saved = dict(iter(unsaved.next_to_save, None))
+    assert saved == {"C-1": (2, later), "C-2": (0, other)}
+    assert len(unsaved) == 0 and unsaved.get("C-1") is None, "saved: the table answers for it now"
+
+
+def test_a_case_stays_readable_until_its_save_reaches_it_and_a_newer_change_wins() -> None:
+    unsaved, first = UnsavedCases(limit=10), case_of("C-1")
+    unsaved.hold("C-1", StoredCase(1, first))
+    unsaved.hold("C-2", StoredCase(1, case_of("C-2")))
+    unsaved.start_saving()
+    changed_meanwhile = evolve(first, revision=first.revision + 5)
+
+    assert unsaved.get("C-1") == (1, first), "in the save, not written yet"
+    unsaved.hold("C-1", StoredCase(1, changed_meanwhile))  # a step while the save awaits its sends
+    assert unsaved.get("C-1") == (1, changed_meanwhile)
+    while unsaved.next_to_save() is not None:
+        pass
+    assert unsaved.get("C-1") == (1, changed_meanwhile), "held for the next save"
+    unsaved.start_saving()
+    assert unsaved.next_to_save() == ("C-1", (1, changed_meanwhile))
+
+
+def test_unsaved_cases_are_full_at_their_limit_and_cleared_whole() -> None:
+    unsaved = UnsavedCases(limit=2)
+    unsaved.hold("C-1", StoredCase(0, case_of("C-1")))
+    assert not unsaved.full
+    unsaved.hold("C-2", StoredCase(0, case_of("C-2")))
+    assert unsaved.full
+    unsaved.start_saving()
+    unsaved.hold("C-3", StoredCase(0, case_of("C-3")))
+
+    unsaved.clear()  # a rebalance: the events behind them are read again from the committed offset
+
+    assert len(unsaved) == 0 and unsaved.next_to_save() is None and unsaved.get("C-3") is None

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from services import agents
-from services.cases import encode_stored
+from services.cases import StoredCase, UnsavedCases, encode_stored
 from services.shares import PartitionShares, Recount
 from tests.folding import cases_of
 from tests.wire import received
@@ -53,6 +53,26 @@ async def test_the_walk_watches_and_counts_the_complaints_of_owned_partitions_on
     }
     assert agents.recount is None, "the agent counts into the shares again"
     assert "not watching complaint b'C-4'" in caplog.text and "not watching complaint b'C-5'" in caplog.text
+
+
+async def test_the_walk_counts_a_complaint_changed_since_the_recovery_as_the_agent_holds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = {b"C-1": stored("C-1", 0, "客服中心")}  # as last saved
+    [moved] = cases_of([received("C-1", department="维修部", at=NOW - timedelta(minutes=5))], agents.rules)
+    unsaved = UnsavedCases(limit=10)
+    unsaved.hold("C-1", StoredCase(0, moved))  # changed by a step since, saved at the next commit
+    monkeypatch.setattr(agents, "complaints_by_id", table)
+    monkeypatch.setattr(agents, "unsaved", unsaved)
+    monkeypatch.setattr(agents, "deadlines", agents.DeadlineIndex())
+    monkeypatch.setattr(agents, "shares", PartitionShares())
+    recount = Recount(table)
+    monkeypatch.setattr(agents, "recount", recount)
+
+    await agents.walk_complaints_held(list(table), {0}, recount)
+
+    assert {(share.department, share.open) for share in agents.shares.take_changed()} == {("维修部", 1)}
+    assert len(agents.deadlines) == 1
 
 
 async def test_a_walk_that_fails_stops_the_worker_unless_it_is_stopping(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,60 @@
+"""Work that must reach the broker before Faust commits the offsets of the messages that caused it.
+
+The complaint agent writes a changed complaint's table value (store and changelog) once per commit
+instead of once per event (services/agents.py, `save_held_cases`): the changes are held decoded
+until Faust is about to commit. Offsets committed past an event whose table change was never sent
+would lose that change for good on a crash, so every commit first awaits `before_commit`.
+
+faust-streaming 0.15.3 commits through one method, `Consumer._commit_offsets(offsets)`, whatever
+asked for the commit (the commit timer, `commit_every`, a failed task, the worker's stop): it gets
+the offsets already worked out from the acknowledged messages, flushes the producer and commits.
+`install` wraps it so that it awaits `before_commit` first, then does exactly that. Anything held
+when the wrapper starts covers every acknowledged offset in `offsets` (a message is acknowledged
+after its agent step, which held its change), and the producer flush that follows sends what
+`before_commit` produced. If `before_commit` raises, nothing is committed: the worker crashes, as
+it does when Faust cannot commit, and the messages are redelivered after the restart.
+
+Exactly-once mode commits through Faust's transactions instead, which this does not cover:
+`install` refuses to run under it (the dev broker has no transactions anyway). It refuses any other
+Faust version too, and tests/unit/test_commits.py fails when a wrapped method changes upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import faust
+from faust.transport.consumer import Consumer
+from faust.types import TP
+from faust.types.enums import ProcessingGuarantee
+
+from events.errors import ConfigurationError
+
+PATCHED_FAUST_VERSION = "0.15.3"
+_ORIGINAL_COMMIT_OFFSETS = Consumer._commit_offsets
+_before_commit: Callable[[], Awaitable[None]] | None = None
+
+
+def install(app: faust.App, before_commit: Callable[[], Awaitable[None]]) -> None:
+    """Make every offset commit of `app`'s consumer await `before_commit()` first."""
+    global _before_commit
+    if faust.__version__ != PATCHED_FAUST_VERSION:
+        raise ConfigurationError(
+            f"services/commits.py wraps faust-streaming {PATCHED_FAUST_VERSION}, found {faust.__version__}: re-check "
+            "that Consumer._commit_offsets is still the one path every commit takes before changing the pin"
+        )
+    guarantee: object = app.conf.processing_guarantee  # Faust types the setting as the enum class, not a member
+    if guarantee != ProcessingGuarantee.AT_LEAST_ONCE:
+        raise ConfigurationError(
+            "the complaint agent saves its table values before each commit, which exactly-once mode's transactions "
+            "bypass: run the worker at least once (Faust's default processing_guarantee)"
+        )
+    _before_commit = before_commit
+    Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]
+
+
+async def _commit_offsets(self: Consumer, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> Any:
+    if _before_commit is not None:
+        await _before_commit()
+    return await _ORIGINAL_COMMIT_OFFSETS(self, offsets, start_new_transaction=start_new_transaction)
