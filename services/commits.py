@@ -37,7 +37,8 @@ _before_commit: Callable[[], Awaitable[None]] | None = None
 
 
 def install(app: faust.App, before_commit: Callable[[], Awaitable[None]]) -> None:
-    """Make every offset commit of `app`'s consumer await `before_commit()` first."""
+    """Make every offset commit in this process await `before_commit()` first: the wrapper is on
+    Faust's consumer class, and a worker process runs one app (`app` is checked for its guarantee)."""
     global _before_commit
     if faust.__version__ != PATCHED_FAUST_VERSION:
         raise ConfigurationError(
