@@ -28,7 +28,7 @@ class Membership(NamedTuple):
     case revision in the live system, which also grows when an alert changes its standing).
 
     A `NamedTuple`, built only by `membership` from a typed state, never read from the wire: the
-    live agent builds two to four per event to count its shares (a frozen pydantic model, validated
+    live agent builds two to six per event to count its shares (a frozen pydantic model, validated
     at each build, cost ~3 µs each: docs/performance.md)."""
 
     department: str
