@@ -34,10 +34,8 @@ async def publish(producer: AIOKafkaProducer, settings: Settings, *events: dict[
         await send(producer, settings, str(wire_event["complaint_id"]).encode(), orjson.dumps(wire_event))
 
 
-async def test_a_complaint_flows_to_its_state_and_its_department_workload(
-    producer: AIOKafkaProducer, settings: Settings, new_id: Callable[[str], str]
-) -> None:
-    complaint_id, desk = new_id("C"), new_id("服装部")
+async def publish_paid_claim(producer: AIOKafkaProducer, settings: Settings, complaint_id: str, desk: str) -> None:
+    """Received at `desk` two hours ago, assigned there to 王芳, ruled and paid within the hour: four events."""
     await publish(
         producer,
         settings,
@@ -46,6 +44,13 @@ async def test_a_complaint_flows_to_its_state_and_its_department_workload(
         ruled(complaint_id, at=HOURS_AGO + minutes(30)),
         paid(complaint_id, at=HOURS_AGO + minutes(50)),
     )
+
+
+async def test_a_complaint_flows_to_its_state_and_its_department_workload(
+    producer: AIOKafkaProducer, settings: Settings, new_id: Callable[[str], str]
+) -> None:
+    complaint_id, desk = new_id("C"), new_id("服装部")
+    await publish_paid_claim(producer, settings, complaint_id, desk)
 
     state = await wait_for_record(
         settings, "complaints.state", lambda k, v: _key(complaint_id)(k, v) and v["version"] == 4
@@ -79,14 +84,7 @@ async def test_a_complaint_changed_by_events_between_two_commits_is_saved_once_f
     """The table's changelog gets a complaint's case once per commit (services/commits.py), not once
     per event: four events sent together fall within one commit interval (2.8 s), or two at most."""
     complaint_id, desk = new_id("C"), new_id("服装部")
-    await publish(
-        producer,
-        settings,
-        received(complaint_id, department=desk, at=HOURS_AGO),
-        assigned(complaint_id, desk, "王芳", at=HOURS_AGO + minutes(5)),
-        ruled(complaint_id, at=HOURS_AGO + minutes(30)),
-        paid(complaint_id, at=HOURS_AGO + minutes(50)),
-    )
+    await publish_paid_claim(producer, settings, complaint_id, desk)
     await wait_for_record(settings, "complaints.state", lambda k, v: _key(complaint_id)(k, v) and v["version"] == 4)
 
     [saved] = (await wait_until_saved(settings, [complaint_id], version=4)).values()
