@@ -92,12 +92,13 @@ class PartitionShares:
 
 
 class Recount:
-    """The shares counted afresh from the complaints table after a recovery, while the agent goes on
+    """The shares counted afresh from the complaints held after a recovery, while the agent goes on
     folding: the walk reaches the complaints held one by one, yielding between chunks. A complaint
     the agent steps before the walk reaches it is not counted by the agent: the walk counts it as it
-    then is. One the agent steps after is counted by the agent into the recount, as usual. When the
-    walk has reached every complaint, the recount holds what a walk of the table as it stands then
-    would count, and is taken over whole (`PartitionShares.take_over`)."""
+    then is (changed and not saved yet, or as the table has it). One the agent steps after is
+    counted by the agent into the recount, as usual. When the walk has reached every complaint, the
+    recount holds what a walk of the complaints as they stand then would count, and is taken over
+    whole (`PartitionShares.take_over`)."""
 
     def __init__(self, keys: Iterable[bytes]) -> None:
         self.counted = PartitionShares()
