@@ -48,16 +48,20 @@ def at_version(ids: list[str], version: int) -> Callable[[bytes | None, dict[str
 
 
 def stored_cases(data_dir: Path) -> dict[str, int]:
-    """complaint id → version, read from the complaints table's RocksDB files the worker left."""
+    """complaint id → version, read from the complaints table's RocksDB files the worker left; each
+    value must be in the file of its own partition (the worker saves outside the step of its event)."""
     partitions = sorted(data_dir.glob(f"v*/tables/{COMPLAINTS_TABLE}-*.db"))
     assert partitions, f"no RocksDB files of {COMPLAINTS_TABLE} under {data_dir}"
     found = {}
     for path in partitions:
+        partition = int(path.stem.rsplit("-", 1)[1])
         db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
         try:
             for key, value in db.items():
                 if not key.startswith(b"__faust"):  # Faust's persisted changelog offset
-                    found[key.decode()] = decode_stored(value).case.complaint.version
+                    stored = decode_stored(value)
+                    assert stored.partition == partition, f"{key!r} of partition {stored.partition} in {path.name}"
+                    found[key.decode()] = stored.case.complaint.version
         finally:
             db.close()
     return found
@@ -94,7 +98,8 @@ async def test_a_restarted_worker_keeps_its_tables_on_disk(
     """Received by the first worker, assigned after the second started: only the disk can have told it
     the complaints' versions, since it read no changelog record."""
     env, settings = deployment
-    env = {**env, "COMPLAINTFLOW_STORE": "rocksdb://"}
+    # three changed cases held at most: the agent saves them in the step of a fourth, of any partition
+    env = {**env, "COMPLAINTFLOW_STORE": "rocksdb://", "COMPLAINTFLOW_UNSAVED_CASES_LIMIT": "3"}
     data_dir = Path(env["COMPLAINTFLOW_DATA_DIR"])
     await ensure_topics(settings)
     ids = [new_id("K") for _ in range(COMPLAINTS)]
