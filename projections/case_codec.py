@@ -60,7 +60,7 @@ class _Unlike(Exception):
 def case_json(case: Case) -> bytes:
     """The case's JSON: each record an object of its fields in order (module docstring)."""
     try:
-        return orjson.dumps(dict(zip(case._fields, case, strict=True)), default=_fields, option=orjson.OPT_UTC_Z)
+        return orjson.dumps(case._asdict(), default=_fields, option=orjson.OPT_UTC_Z)
     except orjson.JSONEncodeError:  # also what `_Unlike`, raised in `_fields`, reaches here as
         return pydantic_core.to_json(_plain(case), inf_nan_mode="null")  # as a model writes a float field
 
@@ -72,20 +72,20 @@ def _fields(value: Any) -> Any:
         for moment in (value.started_at, value.paused_at, value.ended_at):
             if moment is not None and moment.tzinfo not in _PLAIN:
                 _plain_moment(moment)
-        return dict(zip(kind._fields, value, strict=True))
+        return value._asdict()
     if kind is ClockRecord:
         if value.stopped_at is not None and value.stopped_at.tzinfo not in _PLAIN:
             _plain_moment(value.stopped_at)
-        return dict(zip(kind._fields, value, strict=True))
+        return value._asdict()
     if kind is Decimal:
         return str(value)
     if kind is SlaState:
         for moment in (*value.notices.values(), *value.raised.values()):
             if moment.tzinfo not in _PLAIN:
                 _plain_moment(moment)
-        return dict(zip(kind._fields, value, strict=True))
+        return value._asdict()
     if kind is ComplaintState:
-        state = dict(zip(kind._fields, value, strict=True))
+        state = value._asdict()
         state["received_at"] = _timestamp(value.received_at)
         state["last_event_at"] = _timestamp(value.last_event_at)
         return state
@@ -98,12 +98,12 @@ def _plain(value: Any) -> Any:
     """`value` with every record of the case as a dict of its fields and every `Timestamp` as
     its `isoformat()`, for pydantic's serializer, which writes a `NamedTuple` as an array."""
     if type(value) is ComplaintState:
-        state = {name: _plain(field) for name, field in zip(value._fields, value, strict=True)}
+        state = {name: _plain(field) for name, field in value._asdict().items()}
         state["received_at"] = value.received_at.isoformat()
         state["last_event_at"] = value.last_event_at.isoformat()
         return state
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {name: _plain(field) for name, field in zip(value._fields, value, strict=True)}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a record
+        return {name: _plain(field) for name, field in value._asdict().items()}
     if isinstance(value, tuple):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
