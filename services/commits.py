@@ -33,13 +33,11 @@ from events.errors import ConfigurationError
 
 PATCHED_FAUST_VERSION = "0.15.3"
 _ORIGINAL_COMMIT_OFFSETS = Consumer._commit_offsets
-_before_commit: Callable[[], Awaitable[None]] | None = None
 
 
 def install(app: faust.App, before_commit: Callable[[], Awaitable[None]]) -> None:
     """Make every offset commit in this process await `before_commit()` first: the wrapper is on
     Faust's consumer class, and a worker process runs one app (`app` is checked for its guarantee)."""
-    global _before_commit
     if faust.__version__ != PATCHED_FAUST_VERSION:
         raise ConfigurationError(
             f"services/commits.py wraps faust-streaming {PATCHED_FAUST_VERSION}, found {faust.__version__}: re-check "
@@ -51,11 +49,9 @@ def install(app: faust.App, before_commit: Callable[[], Awaitable[None]]) -> Non
             "the complaint agent saves its table values before each commit, which exactly-once mode's transactions "
             "bypass: run the worker at least once (Faust's default processing_guarantee)"
         )
-    _before_commit = before_commit
-    Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]
 
+    async def commit_offsets(self: Consumer, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> Any:
+        await before_commit()
+        return await _ORIGINAL_COMMIT_OFFSETS(self, offsets, start_new_transaction=start_new_transaction)
 
-async def _commit_offsets(self: Consumer, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> Any:
-    if _before_commit is not None:
-        await _before_commit()
-    return await _ORIGINAL_COMMIT_OFFSETS(self, offsets, start_new_transaction=start_new_transaction)
+    Consumer._commit_offsets = commit_offsets  # type: ignore[method-assign]
