@@ -231,14 +231,14 @@ async def wait_until_saved(
         async for record in read_topic(settings, changelog):
             if record.key in wanted and record.value:
                 saved[record.key.decode()].append(record.value)
-        if all(values and decode_stored(values[-1]).case.complaint.version == version for values in saved.values()):
+        behind = [
+            cid
+            for cid, values in saved.items()
+            if not values or decode_stored(values[-1]).case.complaint.version != version
+        ]
+        if not behind:
             return saved
         if time.monotonic() > deadline:
-            behind = [
-                cid
-                for cid, values in saved.items()
-                if not values or decode_stored(values[-1]).case.complaint.version != version
-            ]
             raise AssertionError(
                 f"{len(behind)} complaints not saved at version {version} within {timeout:.0f} s: {behind[:5]}"
             )
