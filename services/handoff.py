@@ -19,6 +19,8 @@ rest of it goes to mode's `wait_first` with the suspension's wait, to be raced a
 suspension and the stop as upstream does. Either way, what runs is an order Faust's own loop can
 run: its callback task also takes its first step before any other task sees the flow suspended,
 when nothing else is ready before it; and what is abandoned is abandoned as it would be there.
+The loop no longer yields to the event loop at every message, only every 100 (Faust's own
+`yield_every` in `_drain_messages`), so the agents' queues fill by up to that many at a time.
 
 It refuses any other Faust version, and tests/unit/test_handoff.py fails when the loop or mode's
 `wait_first` changes upstream.
