@@ -77,7 +77,9 @@ async def _wait_first(self: Consumer, *coros: WaitArgT, timeout: Seconds | None 
     suspension to race it against) first tries to finish without a task."""
     if timeout is not None:
         return await _ORIGINAL_WAIT_FIRST(self, *coros, timeout=timeout)
-    callback, suspended = coros if len(coros) == 2 else (None, None)
+    if len(coros) != 2:
+        return await _ORIGINAL_WAIT_FIRST(self, *coros)
+    callback, suspended = coros
     if (
         not isinstance(callback, Coroutine)
         or self.suspend_flow.is_set()
@@ -85,7 +87,6 @@ async def _wait_first(self: Consumer, *coros: WaitArgT, timeout: Seconds | None 
         or self._crashed.is_set()
     ):
         return await _ORIGINAL_WAIT_FIRST(self, *coros)
-    assert suspended is not None
     try:
         waiting_on = callback.send(None)
     except StopIteration as finished:
