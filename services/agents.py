@@ -318,7 +318,7 @@ async def walk_complaints_held(keys: list[bytes], owned: set[int], mine: Recount
 
 
 def watch(partition: int, case: Case, now: datetime, counted: PartitionShares) -> None:
-    """Schedule the complaint's next deadline and count it, as the table holds it at `now`."""
+    """Schedule the complaint's next deadline and count it, `case` as the worker holds it at `now`."""
     try:
         assessment = cases.assess(case, rules, now)  # one judgement: next deadline, alerts due, clocks
     except (UnknownPolicyVersion, ConfigurationError) as gap:
