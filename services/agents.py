@@ -51,6 +51,7 @@ from services.app import (
     app,
     complaint_inputs,
     complaints_by_id,
+    feed,
     rules,
     settings,
     shares_by_department,
@@ -100,6 +101,7 @@ async def fold_complaints(stream: StreamT[bytes]) -> None:
             if message.message.topic == ticks:
                 await settle_due_complaint(message)
             else:
+                feed.took_event(message.message.partition, message.message.offset, message.key)
                 await fold_complaint_event(message)
 
 
@@ -123,7 +125,7 @@ async def fold_complaint_event(message: EventT[bytes]) -> None:
         return
     if after is before:  # redelivered: what it caused may have been lost in a crash, so say it again
         metrics.count_event("duplicate")
-        await publish_case(after, now, assessment.views)
+        await publish_case(message.message.partition, after, now, assessment.views)
         return
     metrics.count_event("accepted")
     await settle_and_publish(message.message.partition, before, assessment, now)
@@ -171,7 +173,7 @@ async def settle_and_publish(partition: int, before: Case | None, assessment: ca
         unsaved.hold(settled.case.complaint_id, StoredCase(partition, settled.case))
         if unsaved.full:
             await save_held_cases()
-    await publish_case(settled.case, now, assessment.views)
+    await publish_case(partition, settled.case, now, assessment.views)
 
 
 async def save_held_cases() -> None:
@@ -200,9 +202,13 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
     metrics.count_alerts(alert.kind for alert in (*settled.raised, *settled.retracted))
 
 
-async def publish_case(case: Case, now: datetime, views: list[ClockView]) -> None:
+async def publish_case(partition: int, case: Case, now: datetime, views: list[ClockView]) -> None:
+    """The case's state record, to its own partition (which the read model relies on: services/feed.py),
+    and into this worker's read model once the broker has it."""
     record = cases.to_record(case, rules, now, views)
-    await output.publish(app, states, case.complaint_id.encode(), orjson.dumps(record))
+    value = orjson.dumps(record)
+    taken = feed.state_sent(partition, record, value)
+    await output.publish(app, states, case.complaint_id.encode(), value, partition, taken)
 
 
 async def reject(message: EventT[bytes], rejection: Rejection) -> None:
@@ -408,12 +414,14 @@ async def _forget_partitions(*args: object, **kwargs: object) -> None:
         unsaved.clear()
     await app.producer.flush()
     recent.clear()
+    await feed.disown()
 
 
 @app.on_partitions_assigned.connect
 async def _forget_partitions_again(*args: object, **kwargs: object) -> None:
     _shares.clear()
     shares.clear()
+    feed.own(owned_partitions())
 
 
 class _logged_position:

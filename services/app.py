@@ -11,6 +11,7 @@ import faust
 from aiokafka import AIOKafkaConsumer
 
 from services import delivery, fetching, handoff, output, recovery
+from services.feed import ReadModelFeed
 from services.kafka_options import client_options, faust_credentials
 from services.rules import load_rulebook
 from services.settings import Settings
@@ -96,6 +97,11 @@ complaints_by_id = output.require_plain(
 
 shares_by_department = app.Table(SHARES_TABLE, key_type=bytes, value_type=bytes, partitions=settings.partitions)
 """department + US + complaints partition → Share bytes; co-partitioned with the shares topic."""
+
+feed = ReadModelFeed(settings)
+"""The worker's read model, kept current from the projection topics and from its own agent: what
+every read endpoint serves."""
+app.service(feed)  # type: ignore[arg-type]  # Faust starts an instance as readily as a class
 
 urgent = UrgentProducer(settings)
 """Alerts and rejections, which the complaint agent waits for: sent at once, never lingering."""

@@ -4,6 +4,16 @@ The feed is a plain aiokafka consumer without a group: it is assigned every part
 projection topics (and of complaints.events, for the history index) and reads them from the
 beginning, so every worker holds the same view whatever partitions Faust gave it. Readers of the
 live alert stream subscribe to it and are handed each newly raised alert.
+
+Except for what this worker writes itself. While it owns partition p of complaints.events, it is
+the only writer of partition p of complaints.state (the complaint agent publishes each state record
+to its complaint's own partition number), and it reads every message of events partition p. So the
+agent hands the model each event's position as it reads it, and each state record once the broker
+has it (`took_event`, `state_sent`), and the feed does not read them back: that was a third or more
+of what the worker cost the broker (docs/performance.md, "The read model's own partitions"). The
+feed reads such a partition until it reaches the first record the agent handed over, pauses it
+there, and picks it up again after the last one when the partition is revoked (`OwnPartitions`):
+nothing is read twice for long, and nothing is missed.
 """
 
 from __future__ import annotations
@@ -11,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -42,6 +54,57 @@ class BrokerProbe:
     error: str | None = None
 
 
+@dataclass(slots=True)
+class Handed:
+    """The offsets of one partition the agent handed the model since this worker came to own it."""
+
+    first: int | None = None
+    last: int = -1
+
+    def took(self, offset: int) -> None:
+        if self.first is None or offset < self.first:
+            self.first = offset
+        self.last = max(self.last, offset)
+
+
+@dataclass(slots=True)
+class OwnPartitions:
+    """Which partitions the model takes from this worker's agent instead of the broker, and from
+    where the feed must read them again once they are revoked.
+
+    A partition is owned from `own` to `disown_all` (Faust revokes every partition at a rebalance,
+    then assigns the new set). Each ownership has its own `Handed`: a state record sent while a
+    partition was owned counts for that ownership only, even when the broker confirms it later."""
+
+    handed: dict[TopicPartition, Handed] = field(default_factory=dict)
+    paused: set[TopicPartition] = field(default_factory=set)
+
+    def own(self, partitions: Iterable[TopicPartition]) -> None:
+        for tp in partitions:
+            self.handed.setdefault(tp, Handed())
+
+    def ownership(self, tp: TopicPartition) -> Handed | None:
+        return self.handed.get(tp)
+
+    def to_pause(self, tp: TopicPartition, position: int) -> bool:
+        """Whether the feed, next to read `position`, has read everything of `tp` before what the
+        agent handed over, so that it can stop reading it."""
+        handed = self.handed.get(tp)
+        return tp not in self.paused and handed is not None and handed.first is not None and position >= handed.first
+
+    def waiting(self) -> list[TopicPartition]:
+        """Owned partitions the agent has handed records of, which the feed still reads."""
+        return [tp for tp, handed in self.handed.items() if handed.first is not None and tp not in self.paused]
+
+    def disown_all(self) -> dict[TopicPartition, int]:
+        """Forget every ownership; for each paused partition, the offset after the last record the
+        agent handed over, from which the feed reads it again (or from where it paused, if later)."""
+        resume = {tp: self.handed[tp].last + 1 for tp in self.paused}
+        self.handed.clear()
+        self.paused.clear()
+        return resume
+
+
 class Subscriber:
     """One live alert stream: a bounded queue, and whether it fell too far behind to stay exact."""
 
@@ -66,6 +129,7 @@ class ReadModelFeed(Service):
         """True once every partition was read to the high-water mark its last fetch reported."""
         self._topics = {name: settings.topic(name) for name in (STATE.name, WORKLOAD.name, ALERTS.name, EVENTS.name)}
         self._consumer: AIOKafkaConsumer | None = None
+        self._own = OwnPartitions()
         self._history_reader: AIOKafkaConsumer | None = None
         self._history_lock = asyncio.Lock()
         self._probe: tuple[float, BrokerProbe] | None = None
@@ -117,13 +181,74 @@ class ReadModelFeed(Service):
                 for record in records:
                     self._take_safely(partition.topic, partition.partition, record.offset, record.key, record.value)
                 self._trimmer.took(len(records))
+            await self._pause_what_the_agent_hands_over(consumer)
             if not batches:
                 self._trimmer.idle(time.monotonic())
             if not self.caught_up and not batches:
                 self.caught_up = await self._read_to_high_water(consumer, partitions)
 
+    async def _pause_what_the_agent_hands_over(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in self._own.waiting():
+            position = await consumer.position(tp)
+            if self._own.to_pause(tp, position):
+                consumer.pause(tp)
+                self._own.paused.add(tp)
+                log.info("the read model takes %s[%d] from this worker's agent from offset %d", *tp, position)
+
+    def own(self, partitions: Iterable[int]) -> None:
+        """This worker's agent now reads these partitions of complaints.events (and so writes the
+        same partitions of complaints.state): the model takes them from it from now on."""
+        topics = (self._topics[EVENTS.name], self._topics[STATE.name])
+        self._own.own(TopicPartition(topic, partition) for partition in partitions for topic in topics)
+
+    async def disown(self) -> None:
+        """The agent's partitions are revoked: read them from the broker again, from after the last
+        record the agent handed over."""
+        resume = self._own.disown_all()
+        consumer = self._consumer
+        if consumer is None:
+            return
+        for tp, after_handed in resume.items():
+            position = max(await consumer.position(tp), after_handed)
+            consumer.seek(tp, position)
+            consumer.resume(tp)
+            log.info("the read model reads %s[%d] from the broker again from offset %d", *tp, position)
+
+    def partitions_from_agent(self) -> dict[str, int]:
+        """Of each followed topic that the agent writes or reads, how many partitions the model takes
+        from the agent now."""
+        topics = (self._topics[EVENTS.name], self._topics[STATE.name])
+        return {topic: sum(tp.topic == topic for tp in self._own.paused) for topic in topics}
+
+    def took_event(self, partition: int, offset: int, key: bytes | None) -> None:
+        """The agent read this message of complaints.events."""
+        self.model.take_event_position(key, partition, offset)
+        handed = self._own.ownership(TopicPartition(self._topics[EVENTS.name], partition))
+        if handed is not None:
+            handed.took(offset)
+
+    def state_sent(self, partition: int, record: dict[str, Any], value: bytes) -> Callable[[int, int], None]:
+        """What to call with its partition and offset once the broker has this state record (`value`
+        is `record` as JSON), which the agent sent to `partition` (while it owned it, or not)."""
+        handed = self._own.ownership(TopicPartition(self._topics[STATE.name], partition))
+        return partial(self._took_state, handed, record, value)
+
+    def _took_state(
+        self, handed: Handed | None, record: dict[str, Any], value: bytes, partition: int, offset: int
+    ) -> None:
+        try:
+            self.model.take_state_record(record, value)
+        except Exception:
+            log.exception(
+                "read model skipped the state record it sent to %s[%d]@%d", self._topics[STATE.name], partition, offset
+            )
+        if handed is not None:
+            handed.took(offset)
+
     async def _read_to_high_water(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> bool:
         for tp in partitions:
+            if tp in self._own.paused:
+                continue  # the agent hands it over
             high_water = consumer.highwater(tp)
             if high_water is None or await consumer.position(tp) < high_water:
                 return False

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
@@ -61,11 +62,19 @@ def require_plain(table: TableT[bytes, bytes]) -> faust.Table[bytes, bytes]:
     return table
 
 
-async def publish(app: faust.App, topic: str, key: bytes, value: bytes) -> None:
-    """Send a record; Faust flushes it before its next commit."""
-    delivery = await app.producer.send(topic, key, value, None, None, None)
+async def publish(
+    app: faust.App,
+    topic: str,
+    key: bytes,
+    value: bytes,
+    partition: int | None = None,
+    taken: Callable[[int, int], None] | None = None,
+) -> None:
+    """Send a record (to `partition`, or the key's); Faust flushes it before its next commit. Once
+    the broker has it, `taken` is called with its partition and offset."""
+    delivery = await app.producer.send(topic, key, value, partition, None, None)
     # Faust types send() as an Awaitable; its aiokafka producer returns an asyncio.Future.
-    delivery.add_done_callback(partial(_delivered, topic, None))  # type: ignore[attr-defined]
+    delivery.add_done_callback(partial(_delivered, topic, None, taken))  # type: ignore[attr-defined]
 
 
 async def save(table: faust.Table[bytes, bytes], key: bytes, value: bytes, partition: int) -> None:
@@ -79,7 +88,7 @@ async def save(table: faust.Table[bytes, bytes], key: bytes, value: bytes, parti
     topic = table.changelog_topic.get_topic_name()
     delivery = await table.app.producer.send(topic, key, value, partition, None, None)
     # Faust types send() as an Awaitable; its aiokafka producer returns an asyncio.Future.
-    delivery.add_done_callback(partial(_delivered, topic, table))  # type: ignore[attr-defined]
+    delivery.add_done_callback(partial(_delivered, topic, table, None))  # type: ignore[attr-defined]
 
 
 class _EventOf:
@@ -95,13 +104,21 @@ class _Partition(NamedTuple):
     partition: int
 
 
-def _delivered(topic: str, table: faust.Table[bytes, bytes] | None, delivery: asyncio.Future[RecordMetadata]) -> None:
+def _delivered(
+    topic: str,
+    table: faust.Table[bytes, bytes] | None,
+    taken: Callable[[int, int], None] | None,
+    delivery: asyncio.Future[RecordMetadata],
+) -> None:
     if delivery.cancelled():
         log.error("a record for %s was cancelled before the broker had it", topic)
         return
     error = delivery.exception()
     if error is not None:
         log.error("the broker did not take a record for %s: %s", topic, error)
-    elif table is not None:
-        metadata = delivery.result()
+        return
+    metadata = delivery.result()
+    if table is not None:
         table.data.set_persisted_offset(metadata.topic_partition, metadata.offset)
+    if taken is not None:
+        taken(metadata.partition, metadata.offset)

@@ -78,7 +78,10 @@ class ReadModel:
     def take_state(self, value: bytes | None) -> None:
         if not value:
             return  # a tombstone: complaintflow never writes one, and there is nothing to show for it
-        record = orjson.loads(value)
+        self.take_state_record(orjson.loads(value), value)
+
+    def take_state_record(self, record: dict[str, Any], value: bytes) -> None:
+        """`take_state` of a record already parsed: the worker's own, as its agent wrote `value`."""
         complaint_id = record["complaint_id"]
         current = self.handled_by.get(complaint_id)
         if current is not None and current.revision > record["revision"]:

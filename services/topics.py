@@ -42,7 +42,10 @@ STATE = TopicSpec(
     name="complaints.state",
     key="complaint_id (UTF-8)",
     value="complaint read model JSON",
-    purpose="Latest read model of each complaint (compacted).",
+    purpose=(
+        "Latest read model of each complaint (compacted), on the complaint's own complaints.events partition "
+        "number, where only the worker owning that partition writes."
+    ),
     cleanup="compact",
 )
 WORKLOAD = TopicSpec(

@@ -19,14 +19,10 @@ from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from services.access import Access, AccessDenied, Role
 from services.app import app, settings
-from services.feed import ReadModelFeed
 
 log = logging.getLogger(__name__)
 
 access = Access(settings)
-feed = ReadModelFeed(settings)
-"""The worker's read model, kept current from the projection topics: what every read endpoint serves."""
-app.service(feed)  # type: ignore[arg-type]  # Faust starts an instance as readily as a class
 
 
 def now() -> datetime:
