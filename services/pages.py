@@ -12,11 +12,11 @@ from aiohttp import web
 
 from services import agents  # agents.recount is rebound by every recovery: read through the module
 from services.agents import deadlines, recent, wall_clock
-from services.app import app, rules, settings
+from services.app import app, feed, rules, settings
 from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from services.metrics import metrics
 from services.rules import working_day_calendar
-from services.webserver import feed, refusal, respond
+from services.webserver import refusal, respond
 
 DASHBOARD = Path(__file__).resolve().parent / "dashboard"
 
@@ -72,6 +72,11 @@ class Metrics(faust.web.View):
                     "Messages not yet processed, per assigned input partition.",
                     {(("topic", topic), ("partition", str(part))): count for (topic, part), count in _lag().items()},
                 ),
+                "complaintflow_owned_partitions": (
+                    "Partitions of complaints.events this worker's complaint agent owns now (other workers own "
+                    "the rest).",
+                    {(): len(agents.owned_partitions())},
+                ),
                 "complaintflow_sla_watched_complaints": (
                     "Complaints whose next SLA deadline the timer watches on this worker.",
                     {(): len(deadlines)},
@@ -88,6 +93,11 @@ class Metrics(faust.web.View):
                 "complaintflow_read_model_complaints": (
                     "Complaints in this worker's read model.",
                     {(): len(feed.model.states)},
+                ),
+                "complaintflow_read_model_partitions_from_agent": (
+                    "Partitions the read model takes from this worker's own complaint agent instead of reading them "
+                    "back from the broker (its own partitions, once the read model has caught up with them).",
+                    {(("topic", topic),): count for topic, count in feed.partitions_from_agent().items()},
                 ),
                 "complaintflow_alert_stream_clients": ("Open /alerts/stream connections.", {(): len(feed.subscribers)}),
                 **_calendar_gauges(),

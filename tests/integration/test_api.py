@@ -22,7 +22,7 @@ from services.rules import SHIPPED_CALENDAR
 from services.settings import Settings
 from tests.integration.conftest import CHANNEL_TOKENS, DASHBOARD_TOKEN, parse_metrics, start_worker, stop_worker
 from tests.openapi import check
-from tests.wire import assigned, received
+from tests.wire import assigned, inspected, received
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 
@@ -280,6 +280,92 @@ async def test_every_worker_answers_the_same_for_any_complaint(
     finally:
         for process in workers:
             stop_worker(process)
+
+
+async def test_a_worker_shows_every_complaint_while_its_partitions_move(
+    deployment: tuple[dict[str, str], Settings], new_id: Callable[[str], str]
+) -> None:
+    """A worker's read model takes the partitions it owns from its own agent, and the others from the
+    broker (services/feed.py). When a second worker joins, the first must read what the second now
+    writes on the partitions it gave up; when the second leaves, the first takes them all back. Each
+    round's events reach both read models: every state record and every event of each history."""
+    env = deployment[0]
+    ports = [env["COMPLAINTFLOW_WEB_PORT"], str(free_port())]
+    complaint_ids = [new_id("C") for _ in range(12)]  # on every partition
+    rounds = [
+        lambda c: received(c, at=hours_ago(1)),
+        lambda c: assigned(c, "家电部", at=hours_ago(0.9)),
+        lambda c: inspected(c, at=hours_ago(0.8)),
+    ]
+    stages = ["received", "assigned", "inspecting"]
+    first = start_worker({**env, "COMPLAINTFLOW_WEB_PORT": ports[0]}, "moving-worker-0.log")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        async with (
+            aiohttp.ClientSession(f"http://127.0.0.1:{ports[0]}") as one,
+            aiohttp.ClientSession(f"http://127.0.0.1:{ports[1]}") as two,
+        ):
+            apis = [Api(one), Api(two)]
+            await apis[0].wait_until_serving()
+            await publish_round(apis[0], [rounds[0](c) for c in complaint_ids])
+            await every_complaint_shows(apis[:1], complaint_ids, stages[0], events=1)
+            assert await from_agent(apis[0]) > 0, "the first worker's read model took its own partitions"
+
+            second = start_worker({**env, "COMPLAINTFLOW_WEB_PORT": ports[1]}, "moving-worker-1.log")
+            await apis[1].wait_until_serving()
+            await both_own_partitions(apis)
+            await publish_round(apis[0], [rounds[1](c) for c in complaint_ids])
+            await every_complaint_shows(apis, complaint_ids, stages[1], events=2)
+            assert await accepted(apis[1]) > 0, "the second worker folded part of the round"
+
+            stop_worker(second)  # the first takes every partition back
+            await publish_round(apis[0], [rounds[2](c) for c in complaint_ids])
+            await every_complaint_shows(apis[:1], complaint_ids, stages[2], events=3)
+    finally:
+        for process in (first, second):
+            if process is not None:
+                stop_worker(process)
+
+
+async def publish_round(api: Api, events: list[dict[str, Any]]) -> None:
+    status, _ = await api.call("POST", "/events", "/events", headers=HOTLINE, body=events)
+    assert status == 202
+
+
+async def every_complaint_shows(apis: list[Api], complaint_ids: list[str], stage: str, *, events: int) -> None:
+    """Every worker comes to show each complaint at `stage`, with `events` events in its history."""
+    for client in apis:
+        for complaint_id in complaint_ids:
+            await client.complaint_when(complaint_id, lambda c: c["stage"] == stage)
+            path = f"/complaints/{complaint_id}/history"
+            found = await client.read_when(path, "/complaints/{complaint_id}/history", lambda h: True)
+            assert len(found["events"]) == events, (complaint_id, found)
+
+
+async def from_agent(api: Api) -> float:
+    async with api.session.get("/metrics", headers=DASHBOARD) as response:
+        samples = parse_metrics(await response.text())
+    return sum(value for name, value in samples.items() if name.startswith("complaintflow_read_model_partitions_from"))
+
+
+async def accepted(api: Api) -> float:
+    async with api.session.get("/metrics", headers=DASHBOARD) as response:
+        return parse_metrics(await response.text())['complaintflow_events_total{outcome="accepted",reason=""}']
+
+
+async def both_own_partitions(apis: list[Api], timeout: float = 60.0) -> None:
+    """Wait until the rebalance gave each worker partitions of its own, and every partition an owner."""
+    deadline = time.monotonic() + timeout
+    while True:
+        owned = []
+        for client in apis:
+            async with client.session.get("/metrics", headers=DASHBOARD) as response:
+                owned.append(parse_metrics(await response.text())["complaintflow_owned_partitions"])
+        if all(owned) and sum(owned) == 4:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the workers own {owned} partitions after {timeout:.0f} s")
+        await asyncio.sleep(0.5)
 
 
 async def same_answer(apis: list[Api], complaint_id: str, timeout: float = 60.0) -> bool:
