@@ -12,6 +12,9 @@ compares every complaint's latest state record with the replay of its events, ev
 workload with the replayed one, and the alerts outstanding on complaints.alerts with the replayed
 ones; the test also waits until no complaint lags the log,
 so an event that was skipped (acknowledged but never folded) fails it instead of hiding as lag.
+Then the last worker's read model, which took its partitions from its own agent and the others'
+from the broker while they moved, must show every complaint as complaints.state does, and a
+sample of complaints with every accepted event in its history.
 """
 
 from __future__ import annotations
@@ -28,10 +31,18 @@ import pytest
 
 from services.admin import ensure_topics
 from services.broker import free_port
-from services.clients import send_events
+from services.clients import latest_by_key, send_events
 from services.settings import Settings
 from services.simulate import simulate
-from tests.integration.conftest import drift, event_outcomes, start_worker, stop_worker, verify_until_caught_up
+from services.topics import STATE
+from tests.integration.conftest import (
+    DASHBOARD_TOKEN,
+    drift,
+    event_outcomes,
+    start_worker,
+    stop_worker,
+    verify_until_caught_up,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -100,6 +111,8 @@ async def test_sigkills_a_joining_worker_and_a_leaving_one_leave_no_drift(
         await asyncio.sleep(2)
         second.stop()  # leaves cleanly: the third takes everything over
         report = await verify_until_caught_up(settings, SETTLE)
+        states = await latest_by_key(settings, settings.topic(STATE.name))
+        mismatched = await read_model_mismatches(third.port, states, chance)
     finally:
         flowing.cancel()
         for worker in (first, second, third):
@@ -110,3 +123,33 @@ async def test_sigkills_a_joining_worker_and_a_leaving_one_leave_no_drift(
     assert not report.differences, drift(report)
     assert not report.lagging, f"{report.lagging} complaints never caught up with the log: events skipped"
     assert report.complaints == len({event["complaint_id"] for event in events}) and report.events > len(events) * 0.9
+    assert not mismatched, f"the last worker's read model differs from complaints.state: {mismatched[:10]}"
+
+
+async def read_model_mismatches(
+    port: int, states: dict[bytes, dict[str, object]], chance: random.Random, timeout: float = 60.0
+) -> list[tuple[str, object, object]]:
+    """Complaints the worker's read model shows at another stage or version than complaints.state's
+    latest record, or (for a sample) with another number of events in its history than its version,
+    once it has had `timeout` seconds to catch up: (complaint, what the topic says, what it shows)."""
+    sample = set(chance.sample(sorted(states), min(30, len(states))))
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession(
+        f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {DASHBOARD_TOKEN}"}
+    ) as session:
+        while True:
+            mismatched = []
+            for key, record in states.items():
+                expected = (record["stage"], record["version"])
+                async with session.get(f"/complaints/{key.decode()}") as response:
+                    shown = await response.json() if response.status == 200 else {}
+                if (shown.get("stage"), shown.get("version")) != expected:
+                    mismatched.append((key.decode(), expected, (shown.get("stage"), shown.get("version"))))
+                elif key in sample:
+                    async with session.get(f"/complaints/{key.decode()}/history") as response:
+                        events = len((await response.json())["events"])
+                    if events != record["version"]:
+                        mismatched.append((key.decode(), record["version"], f"{events} events in its history"))
+            if not mismatched or asyncio.get_running_loop().time() > deadline:
+                return mismatched
+            await asyncio.sleep(1.0)
