@@ -5,7 +5,9 @@ fold_complaints
     writes  table complaints_by_id; complaints.alerts; complaints.state; complaints.rejected
             (the table and the state records through services/output.py: Faust's producer, without
             Faust's per-message bookkeeping; a changed case is held and reaches the table once per
-            offset commit, before it: services/commits.py)
+            offset commit, before it: services/commits.py); each state record goes to the complaint's
+            own partition, and into this worker's read model once the broker has it, as does each
+            event's position as read (services/feed.py: the read model does not read them back)
     concurrency 1 (it writes a table). Every message is settled against the wall clock: alerts
     that became due are published (and their delivery awaited, through the urgent producer that
     never lingers: services/urgent.py) before the table remembers them as raised, so a crash can
@@ -406,7 +408,8 @@ async def _forget_partitions(*args: object, **kwargs: object) -> None:
     saves first), so after the rebalance whoever owns each partition reads them again from the
     committed offset and folds them again from the table as last saved, as after a crash. A save
     under way finishes first, and its records are flushed, so nothing of this worker's reaches a
-    changelog after the partitions are handed over."""
+    changelog after the partitions are handed over. Then the read model reads them from the broker
+    again."""
     _stop_walking()
     _shares.clear()
     shares.clear()

@@ -3,8 +3,10 @@
 Each worker reads all partitions of complaints.state, complaints.workload and complaints.alerts
 (and the keys of complaints.events, for history) into one `ReadModel`, so any worker answers any
 request with the same data: no request routing, and a worker that owns no partition still serves.
-The model is fed records in log order and reads no clock: `now` is an argument wherever the answer
-depends on it. Feeding the same record twice changes nothing (at-least-once input).
+The model reads no clock: `now` is an argument wherever the answer depends on it. It is fed each
+partition's records in log order, by services/feed.py or, for the partitions this worker owns, by
+its own agent; feeding the same record twice changes nothing (at-least-once input, and the overlap
+where the one hands a partition to the other).
 
 Alert statuses: `active` (raised, not retracted, complaint still open), `retracted` (a later
 event showed it was not due), `closed` (the complaint has been closed since).

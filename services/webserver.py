@@ -1,8 +1,9 @@
-"""What every page of the worker's web server shares: who may call it, the read model it serves,
-JSON answers and refusals, and a server that shows nothing it should not.
+"""What every page of the worker's web server shares: who may call it, JSON answers and refusals,
+and a server that shows nothing it should not.
 
 The views live in services/api.py (the API channels and dashboards use) and services/pages.py
-(health, metrics, the dashboard's files); both register on the Faust app built in services/app.py.
+(health, metrics, the dashboard's files); both register on the Faust app built in services/app.py,
+and serve the read model kept there (`feed`).
 """
 
 from __future__ import annotations
