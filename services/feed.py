@@ -64,7 +64,8 @@ class Handed:
     def took(self, offset: int) -> None:
         if self.first is None or offset < self.first:
             self.first = offset
-        self.last = max(self.last, offset)
+        if offset > self.last:
+            self.last = offset
 
 
 @dataclass(slots=True)
