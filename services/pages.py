@@ -35,7 +35,7 @@ class Health(faust.web.View):
             "broker": {"reachable": probe.reachable, "missing_topics": list(probe.missing_topics)},
             "worker": {"assigned_partitions": len(app.consumer.assignment()), "rebalancing": app.rebalancing},
             "lag": sum(lag.values()),
-            "read_model": {"caught_up": feed.caught_up, "complaints": len(feed.model.states)},
+            "read_model": {"caught_up": feed.caught_up, "complaints": feed.model.complaints},
         }
         if probe.error:
             body["broker"]["error"] = probe.error
@@ -92,7 +92,7 @@ class Metrics(faust.web.View):
                 ),
                 "complaintflow_read_model_complaints": (
                     "Complaints in this worker's read model.",
-                    {(): len(feed.model.states)},
+                    {(): feed.model.complaints},
                 ),
                 "complaintflow_read_model_partitions_from_agent": (
                     "Partitions the read model takes from this worker's own complaint agent instead of reading them "

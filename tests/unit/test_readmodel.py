@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from services import readmodel
 from services.readmodel import ReadModel
 from services.sse import format_alert, parse_seen, seen_id
 
@@ -47,6 +50,38 @@ def test_the_newest_revision_of_a_complaint_wins_whatever_order_records_are_read
     model.take_state(state("C-1", 2, department="家电部"))  # a late duplicate of an older publication
     assert orjson.loads(model.complaint("C-1") or b"")["revision"] == 3
     assert model.handled_by["C-1"] == ("服装部", True, 3)
+
+
+def test_the_newest_records_are_kept_as_published_and_packed_once_newer_ones_push_them_out() -> None:
+    model = ReadModel()
+    first = state("C-0", 1)
+    model.take_state(first)
+    assert model.states == {}, "the newest records are not packed yet"
+    for number in range(1, readmodel.UNPACKED_RECORDS + 1):
+        model.take_state(state(f"C-{number}", 1))
+    assert list(model.states) == ["C-0"] and model.states["C-0"] != first, "packed once pushed out"
+    assert model.complaint("C-0") == first
+    model.take_state(state("C-0", 2))
+    assert "C-0" not in model.states, "its newest record is kept as published again"
+    assert model.complaint("C-0") == state("C-0", 2) and model.complaints == readmodel.UNPACKED_RECORDS + 1
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 5)), max_size=60))
+def test_every_complaint_shows_its_newest_revision_however_its_records_were_kept(
+    takes: list[tuple[int, int]],
+) -> None:
+    model = ReadModel()
+    newest: dict[str, bytes] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(readmodel, "UNPACKED_RECORDS", 3)  # a few complaints are packed, a few not
+        for number, revision in takes:
+            record = state(f"C-{number}", revision)
+            model.take_state(record)
+            known = newest.get(f"C-{number}")
+            if known is None or orjson.loads(known)["revision"] <= revision:
+                newest[f"C-{number}"] = record
+    assert {complaint_id: model.complaint(complaint_id) for complaint_id in newest} == newest
+    assert model.complaints == len(newest)
 
 
 def test_an_alert_is_active_until_retracted_or_its_complaint_closes() -> None:
