@@ -10,21 +10,27 @@ from aiokafka import TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.feed import OwnPartitions, ReadModelFeed
+from services.feed import Handed, OwnPartitions, ReadModelFeed
 from services.settings import Settings
 
 EVENTS_0 = TopicPartition("complaints.events", 0)
 
 
-def test_a_partition_is_paused_only_once_the_feed_reached_what_the_agent_handed_over() -> None:
+def owning(*partitions: TopicPartition) -> tuple[OwnPartitions, Handed]:
+    """Ownership of `partitions`, and the record of what the agent handed over of the first."""
     own = OwnPartitions()
-    assert not own.to_pause(EVENTS_0, 10), "not owned"
-    own.own([EVENTS_0])
+    own.own(partitions)
+    handed = own.ownership(partitions[0])
+    assert handed is not None
+    return own, handed
+
+
+def test_a_partition_is_paused_only_once_the_feed_reached_what_the_agent_handed_over() -> None:
+    assert not OwnPartitions().to_pause(EVENTS_0, 10), "not owned"
+    own, handed = owning(EVENTS_0)
     assert not own.to_pause(EVENTS_0, 10), "owned, but the agent handed nothing over yet"
     assert own.waiting() == []
 
-    handed = own.ownership(EVENTS_0)
-    assert handed is not None
     handed.took(40)
     handed.took(41)
     assert own.waiting() == [EVENTS_0]
@@ -33,10 +39,7 @@ def test_a_partition_is_paused_only_once_the_feed_reached_what_the_agent_handed_
 
 
 def test_a_revoked_partition_is_read_again_after_the_last_record_handed_over() -> None:
-    own = OwnPartitions()
-    own.own([EVENTS_0, TopicPartition("complaints.events", 1)])
-    handed = own.ownership(EVENTS_0)
-    assert handed is not None
+    own, handed = owning(EVENTS_0, TopicPartition("complaints.events", 1))
     for offset in (7, 8, 9):
         handed.took(offset)
     own.paused.add(EVENTS_0)
@@ -49,10 +52,7 @@ def test_a_revoked_partition_is_read_again_after_the_last_record_handed_over() -
 
 
 def test_a_record_handed_over_out_of_order_moves_the_first_back() -> None:
-    own = OwnPartitions()
-    own.own([EVENTS_0])
-    handed = own.ownership(EVENTS_0)
-    assert handed is not None
+    own, handed = owning(EVENTS_0)
     handed.took(12)
     handed.took(10)
     assert (handed.first, handed.last) == (10, 12)
@@ -84,10 +84,7 @@ def test_every_record_is_read_by_the_feed_or_handed_over_by_the_agent(
     agent_next = min(agent_from, end)
     read = set(range(position))  # before this worker owned the partition
     handed_over: set[int] = set()
-    own = OwnPartitions()
-    own.own([EVENTS_0])
-    handed = own.ownership(EVENTS_0)
-    assert handed is not None
+    own, handed = owning(EVENTS_0)
     chunk = itertools.cycle(chunks)
 
     def feed_reads() -> None:
