@@ -83,6 +83,11 @@ class Api:
     async def complaint_when(self, complaint_id: str, ready: Callable[[Any], bool]) -> dict[str, Any]:
         return await self.read_when(f"/complaints/{complaint_id}", "/complaints/{complaint_id}", ready)
 
+    async def metrics(self) -> dict[str, float]:
+        """The worker's /metrics (with the dashboard token), as sample → value."""
+        async with self.session.get("/metrics", headers=DASHBOARD) as response:
+            return parse_metrics(await response.text())
+
 
 def hours_ago(hours: float) -> datetime:
     return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
@@ -347,8 +352,7 @@ async def took_from_agent(api: Api, timeout: float = 10.0) -> bool:
     once it has read up to what the agent handed over: after its next fetch)."""
     deadline = time.monotonic() + timeout
     while True:
-        async with api.session.get("/metrics", headers=DASHBOARD) as response:
-            samples = parse_metrics(await response.text())
+        samples = await api.metrics()
         if any(value for name, value in samples.items() if name.startswith("complaintflow_read_model_partitions_from")):
             return True
         if time.monotonic() > deadline:
@@ -357,18 +361,14 @@ async def took_from_agent(api: Api, timeout: float = 10.0) -> bool:
 
 
 async def accepted(api: Api) -> float:
-    async with api.session.get("/metrics", headers=DASHBOARD) as response:
-        return parse_metrics(await response.text())['complaintflow_events_total{outcome="accepted",reason=""}']
+    return (await api.metrics())['complaintflow_events_total{outcome="accepted",reason=""}']
 
 
 async def both_own_partitions(apis: list[Api], timeout: float = 60.0) -> None:
     """Wait until the rebalance gave each worker partitions of its own, and every partition an owner."""
     deadline = time.monotonic() + timeout
     while True:
-        owned = []
-        for client in apis:
-            async with client.session.get("/metrics", headers=DASHBOARD) as response:
-                owned.append(parse_metrics(await response.text())["complaintflow_owned_partitions"])
+        owned = [(await client.metrics())["complaintflow_owned_partitions"] for client in apis]
         if all(owned) and sum(owned) == 4:
             return
         if time.monotonic() > deadline:
