@@ -13,6 +13,7 @@ from aiohttp import web
 from services import agents  # agents.recount is rebound by every recovery: read through the module
 from services.agents import deadlines, recent, wall_clock
 from services.app import app, feed, rules, settings
+from services.collector import GENERATIONS, collector_time
 from services.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from services.metrics import metrics
 from services.rules import working_day_calendar
@@ -107,6 +108,15 @@ class Metrics(faust.web.View):
                     "Cases the complaint agent read: found decoded in memory, changed since the last save or kept "
                     "beside the table (hit), or decoded from the table (miss); see COMPLAINTFLOW_CASE_CACHE_SIZE.",
                     {(("result", "hit"),): recent.hits + agents.unsaved.hits, (("result", "miss"),): recent.misses},
+                ),
+                "complaintflow_collector_seconds_total": (
+                    "CPU seconds in Python's cyclic garbage collector since the worker started, by generation "
+                    "(0: the youngest).",
+                    {(("generation", str(age)),): collector_time.seconds[age] for age in range(GENERATIONS)},
+                ),
+                "complaintflow_collections_total": (
+                    "Collections by Python's cyclic garbage collector since the worker started, by generation.",
+                    {(("generation", str(age)),): collector_time.collections[age] for age in range(GENERATIONS)},
                 ),
             },
         )

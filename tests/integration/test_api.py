@@ -248,6 +248,8 @@ async def test_healthz_needs_no_token_and_shows_no_complaint_data_metrics_count_
     assert samples["complaintflow_recovery_walk_unreached_complaints"] == 0, "the session's worker walked long ago"
     assert samples['complaintflow_case_cache_lookups_total{result="hit"}'] >= 1, "the assignment found its case"
     assert "complaintflow_unsaved_complaints" in samples
+    assert samples['complaintflow_collections_total{generation="0"}'] >= 1, "the worker times its collector"
+    assert samples['complaintflow_collector_seconds_total{generation="0"}'] > 0
     shipped = parse_calendar(SHIPPED_CALENDAR.read_text(encoding="utf-8"))  # its years run on from today's
     edge = datetime(max(shipped.years) + 1, 1, 1, tzinfo=UTC).timestamp()
     assert samples["complaintflow_calendar_covered_until_timestamp_seconds"] == edge, "to the second"
