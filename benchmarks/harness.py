@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -135,6 +136,20 @@ class Worker:
             await asyncio.sleep(0.2)
         raise TimeoutError(f"no {text!r} in {self.log} within {timeout:.0f} s")
 
+    async def collector_seconds(self) -> float | None:
+        """CPU seconds the worker has spent in Python's garbage collector so far, all generations
+        (its /metrics); None from a worker that does not say."""
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{self.web_port}/metrics") as response,
+            ):
+                text = await response.text()
+        except aiohttp.ClientError:
+            return None
+        spent = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(COLLECTOR_SECONDS)]
+        return sum(spent) if spent else None
+
     def stop(self) -> None:
         process, self.process = self.process, None
         stop_process(process, grace_seconds=30)
@@ -148,6 +163,7 @@ class Worker:
         self.stop()
 
 
+COLLECTOR_SECONDS = "complaintflow_collector_seconds_total{"
 _LOG_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
 
 

@@ -27,6 +27,8 @@ from services.settings import Settings
 def line(name: str, measured: Measured) -> str:
     spent = measured.spent
     cpu = "" if spent is None else f"; CPU/event {spent.process:.3f} ms, broker {spent.broker:.3f} ms"
+    if spent is not None and spent.collector is not None:
+        cpu += f", of the worker's the collector {spent.collector:.3f} ms"
     return f"{name:<7}{measured.rate:>8,.0f} events/s{cpu}{'; ' + measured.note if measured.note else ''}"
 
 

@@ -37,6 +37,8 @@ class Spent(NamedTuple):
 
     process: float
     broker: float
+    collector: float | None = None
+    """The worker's: what of `process` went to Python's garbage collector (its /metrics)."""
 
 
 class Measured(NamedTuple):
@@ -100,7 +102,7 @@ async def worker_events_per_second(
     the CPU the worker and the broker (pid `broker`) spent meanwhile."""
     worker.start()
     assigned_at = await worker.logged(ASSIGNED)
-    before = Spent(cpu_seconds(worker.pid), cpu_seconds(broker))
+    before = Spent(cpu_seconds(worker.pid), cpu_seconds(broker), await worker.collector_seconds())
     total = sum(ends.values())
     done = await wait_committed(settings, settings.app_id, ends, worker, timeout=cap_seconds)
     if done < total:
@@ -108,7 +110,9 @@ async def worker_events_per_second(
         return Measured(rate, f"unfinished: {done:,} of {total:,} events committed after {cap_seconds / 60:.0f} min")
     finished = await state_published(settings, final)
     worker_cpu, broker_cpu = cpu_seconds(worker.pid) - before.process, cpu_seconds(broker) - before.broker
-    spent = Spent(1000 * worker_cpu / total, 1000 * broker_cpu / total)
+    collected, collected_before = await worker.collector_seconds(), before.collector
+    collector = None if collected is None or collected_before is None else 1000 * (collected - collected_before) / total
+    spent = Spent(1000 * worker_cpu / total, 1000 * broker_cpu / total, collector)
     return Measured(total / (finished - assigned_at), "", spent)
 
 
