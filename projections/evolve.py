@@ -19,7 +19,10 @@ instead of through a `map` over every field: 0.7 µs for a 25-field `ComplaintSt
 `@stored` teaches pydantic to validate a record as the table holds it: an object with exactly the
 record's fields, each validated as its annotation says, then the record built from them. Left to
 itself pydantic validates a `NamedTuple` as a call with arguments (and also takes an array), which
-made loading a fresh case 23.5 µs where this takes 17.9 (the pydantic models took 13.9).
+made loading a fresh case 23.5 µs where this takes 17.9 (the pydantic models took 13.9). The
+record is built from the validated fields' values as they come: pydantic-core writes a typed
+dict's fields in its schema's order, whatever order the input has (tests/unit/test_evolve.py
+holds it to that), which spares a lookup per field (a folded case of ~2 KB: 28.7 → 25.1 µs).
 """
 
 from __future__ import annotations
@@ -59,13 +62,12 @@ def stored(kind: Stored) -> Stored:
 
 def _schema(kind: type[Any], handler: GetCoreSchemaHandler) -> CoreSchema:
     """An object of the record's fields, all required (every writer of the table wrote them all),
-    no other, built into the record."""
+    no other, built into the record (the validated dict lists them in the record's order)."""
     hints = get_type_hints(kind, globalns=vars(sys.modules[kind.__module__]), include_extras=True)
     fields = {name: core_schema.typed_dict_field(handler.generate_schema(hints[name])) for name in kind._fields}
-    names = kind._fields
 
     def build(fields: dict[str, Any]) -> Any:
-        return _new(kind, [fields[name] for name in names])
+        return _new(kind, fields.values())
 
     return core_schema.no_info_after_validator_function(
         build, core_schema.typed_dict_schema(fields, extra_behavior="forbid")
