@@ -4,7 +4,7 @@ timed, so that /metrics shows what it costs.
 The collector took 24-27 µs of a worker's CPU per event on figure 1's backlog, about 6 %
 (docs/performance.md, "The collector in the worker"). Each event leaves a few dozen young
 containers (the fold's records, Faust's message and event, delivery futures), and every full
-collection walked the whole heap (~170,000 objects, 90-140 ms each), half of it the modules,
+collection walked the whole heap (~170,000 objects, 80-140 ms each), half of it the modules,
 classes and functions of the imports.
 """
 

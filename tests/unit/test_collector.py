@@ -72,4 +72,4 @@ def test_each_collection_is_counted_under_its_generation() -> None:
             gc.enable()
 
     assert timed.collections == [0, 2, 1]
-    assert timed.seconds[0] == 0.0 and timed.seconds[1] >= 0.0 and timed.seconds[2] > 0.0, "a full one takes time"
+    assert timed.seconds[0] == 0.0 and timed.seconds[2] > 0.0, "none of the youngest alone; a full one takes time"
