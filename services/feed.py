@@ -129,6 +129,8 @@ class ReadModelFeed(Service):
         self.caught_up = False
         """True once every partition was read to the high-water mark its last fetch reported."""
         self._topics = {name: settings.topic(name) for name in (STATE.name, WORKLOAD.name, ALERTS.name, EVENTS.name)}
+        self._events, self._states = self._topics[EVENTS.name], self._topics[STATE.name]
+        """The topics whose partitions this worker's agent reads (events) and alone writes (state)."""
         self._consumer: AIOKafkaConsumer | None = None
         self._own = OwnPartitions()
         self._history_reader: AIOKafkaConsumer | None = None
@@ -199,7 +201,7 @@ class ReadModelFeed(Service):
     def own(self, partitions: Iterable[int]) -> None:
         """This worker's agent now reads these partitions of complaints.events (and so writes the
         same partitions of complaints.state): the model takes them from it from now on."""
-        topics = (self._topics[EVENTS.name], self._topics[STATE.name])
+        topics = (self._events, self._states)
         self._own.own(TopicPartition(topic, partition) for partition in partitions for topic in topics)
 
     async def disown(self) -> None:
@@ -218,20 +220,19 @@ class ReadModelFeed(Service):
     def partitions_from_agent(self) -> dict[str, int]:
         """Of each followed topic that the agent writes or reads, how many partitions the model takes
         from the agent now."""
-        topics = (self._topics[EVENTS.name], self._topics[STATE.name])
-        return {topic: sum(tp.topic == topic for tp in self._own.paused) for topic in topics}
+        return {topic: sum(tp.topic == topic for tp in self._own.paused) for topic in (self._events, self._states)}
 
     def took_event(self, partition: int, offset: int, key: bytes | None) -> None:
         """The agent read this message of complaints.events."""
         self.model.take_event_position(key, partition, offset)
-        handed = self._own.ownership(TopicPartition(self._topics[EVENTS.name], partition))
+        handed = self._own.ownership(TopicPartition(self._events, partition))
         if handed is not None:
             handed.took(offset)
 
     def state_sent(self, partition: int, record: dict[str, Any], value: bytes) -> Callable[[int, int], None]:
         """What to call with its partition and offset once the broker has this state record (`value`
         is `record` as JSON), which the agent sent to `partition` (while it owned it, or not)."""
-        handed = self._own.ownership(TopicPartition(self._topics[STATE.name], partition))
+        handed = self._own.ownership(TopicPartition(self._states, partition))
         return partial(self._took_state, handed, record, value)
 
     def _took_state(
@@ -240,9 +241,7 @@ class ReadModelFeed(Service):
         try:
             self.model.take_state_record(record, value)
         except Exception:
-            log.exception(
-                "read model skipped the state record it sent to %s[%d]@%d", self._topics[STATE.name], partition, offset
-            )
+            log.exception("read model skipped the state record it sent to %s[%d]@%d", self._states, partition, offset)
         if handed is not None:
             handed.took(offset)
 
@@ -277,9 +276,9 @@ class ReadModelFeed(Service):
             await asyncio.sleep(1.0)
 
     def _take(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
-        if topic == self._topics[EVENTS.name]:
+        if topic == self._events:
             self.model.take_event_position(key, partition, offset)
-        elif topic == self._topics[STATE.name]:
+        elif topic == self._states:
             self.model.take_state(value)
         elif topic == self._topics[WORKLOAD.name]:
             self.model.take_workload(value)
@@ -304,7 +303,7 @@ class ReadModelFeed(Service):
         reader = self._history_reader
         if reader is None or not wanted:
             return []
-        topic = self._topics[EVENTS.name]
+        topic = self._events
         async with self._history_lock:
             for partition, offset in wanted:
                 if (partition, offset) in found:
