@@ -241,7 +241,7 @@ class ReadModelFeed(Service):
         try:
             self.model.take_state_record(record, value)
         except Exception:
-            log.exception("read model skipped the state record it sent to %s[%d]@%d", self._states, partition, offset)
+            _skipped(self._states, partition, offset)
         if handed is not None:
             handed.took(offset)
 
@@ -255,12 +255,10 @@ class ReadModelFeed(Service):
         return True
 
     def _take_safely(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
-        """A record the read model cannot take is logged and skipped: the view is derived, the record
-        stays on its topic, and the worker's processing must not stop for a dashboard."""
         try:
             self._take(topic, partition, offset, key, value)
         except Exception:
-            log.exception("read model skipped %s[%d]@%d", topic, partition, offset)
+            _skipped(topic, partition, offset)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """Every partition of the followed topics, waiting for topics that do not exist yet."""
@@ -358,3 +356,10 @@ class ReadModelFeed(Service):
             self.settings.topic(spec.name) for spec in ALL_TOPICS if self.settings.topic(spec.name) not in present
         )
         return BrokerProbe(True, missing)
+
+
+def _skipped(topic: str, partition: int, offset: int) -> None:
+    """A record the read model cannot take, read from the broker or handed over by the agent, is
+    logged (with the exception being handled) and skipped: the view is derived, the record stays
+    on its topic, and the worker's processing must not stop for a dashboard."""
+    log.exception("read model skipped %s[%d]@%d", topic, partition, offset)
