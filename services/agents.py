@@ -195,15 +195,16 @@ commits.install(app, save_held_cases)
 async def raise_alerts(settled: Settled, now: datetime) -> None:
     """Publish new alerts and retractions, and wait until the broker has them: all sent first, then
     awaited together, so a step that raises several alerts waits for one batch, not one per alert."""
-    if not (settled.raised or settled.retracted):
+    sent = (*settled.raised, *settled.retracted)
+    if not sent:
         return  # most steps: nothing to send, and no comprehension or generator to build for it
     deliveries = [
         await urgent.send(alerts, key=alert.complaint_id.encode(), value=orjson.dumps(cases.alert_record(alert, now)))
-        for alert in (*settled.raised, *settled.retracted)
+        for alert in sent
     ]
     for delivery in deliveries:
         await delivery
-    metrics.count_alerts(alert.kind for alert in (*settled.raised, *settled.retracted))
+    metrics.count_alerts(alert.kind for alert in sent)
 
 
 async def publish_case(partition: int, case: Case, now: datetime, views: list[ClockView]) -> None:
