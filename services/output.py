@@ -63,15 +63,10 @@ def require_plain(table: TableT[bytes, bytes]) -> faust.Table[bytes, bytes]:
 
 
 async def publish(
-    app: faust.App,
-    topic: str,
-    key: bytes,
-    value: bytes,
-    partition: int | None = None,
-    taken: Callable[[int, int], None] | None = None,
+    app: faust.App, topic: str, key: bytes, value: bytes, partition: int, taken: Callable[[int, int], None]
 ) -> None:
-    """Send a record (to `partition`, or the key's); Faust flushes it before its next commit. Once
-    the broker has it, `taken` is called with its partition and offset."""
+    """Send a record to `partition`; Faust flushes it before its next commit. Once the broker has it,
+    `taken` is called with its partition and offset."""
     delivery = await app.producer.send(topic, key, value, partition, None, None)
     # Faust types send() as an Awaitable; its aiokafka producer returns an asyncio.Future.
     delivery.add_done_callback(partial(_delivered, topic, None, taken))  # type: ignore[attr-defined]
