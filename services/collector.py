@@ -17,7 +17,8 @@ from typing import Any
 YOUNG_GENERATION = 10_000
 """Container objects allocated (less those freed) before the collector looks at the youngest
 generation again; Python's default is 700."""
-GENERATIONS = 3
+GENERATIONS = len(gc.get_count())
+"""Python's collector's generations (3), youngest first."""
 
 
 class CollectorTime:
