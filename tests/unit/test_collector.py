@@ -6,16 +6,11 @@ the rest of the suite's garbage from the collector."""
 from __future__ import annotations
 
 import gc
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import orjson
 
 from services.collector import CollectorTime
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh import run_fresh
 
 AFTER_SPARING = """
 import gc, json, weakref
@@ -48,9 +43,7 @@ print(json.dumps({
 
 
 def test_a_worker_freezes_its_imports_and_still_collects_the_cycles_it_makes_later() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", AFTER_SPARING], cwd=ROOT, env=env, capture_output=True, check=True)
-    seen = orjson.loads(done.stdout)
+    seen = orjson.loads(run_fresh(AFTER_SPARING))
 
     assert seen["frozen"] > 50_000, "the imports (Faust, aiokafka, pydantic, the app) are out of the collector's walks"
     assert seen["threshold"][0] == seen["young"] > 700, "collected less often than Python's 700"

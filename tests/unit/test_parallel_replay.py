@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 
 import orjson
 import pytest
@@ -15,6 +13,7 @@ from services.history import History, Horizon, Horizons, LoggedEvent
 from services.parallel_replay import EVENTS_PER_JOB, Merged, default_jobs, folded, shard_of
 from services.render import write_projections
 from services.replay import summary
+from tests.fresh import run_fresh
 from tests.unit.test_replay import RULES, replay
 from tests.unit.test_replay_output import AS_OF, FORMATS, everything
 from tests.wire import received
@@ -23,11 +22,11 @@ from tests.wire import received
 def test_the_shard_of_a_key_is_its_crc32_and_the_same_in_another_process() -> None:
     keys = [b"C-1", b"C-2", b"C-1001", "C-客服".encode()]
     script = f"from services.parallel_replay import shard_of; print([shard_of(key, 3) for key in {keys!r}])"
-    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    other = run_fresh(script)
 
     assert [shard_of(key, 3) for key in keys] == [0, 2, 2, 1]
     assert [shard_of(key, 2) for key in keys] == [0, 0, 1, 0]
-    assert other.stdout.strip() == "[0, 2, 2, 1]"
+    assert other.strip() == "[0, 2, 2, 1]"
     assert shard_of(None, 3) == 0
 
 

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import gc
 import io
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import orjson
 import pytest
@@ -22,17 +18,15 @@ import pytest
 from services.history import LoggedEvent
 from services.progress import Progress
 from services.replay import FREEZE_EVERY, fold_log
+from tests.fresh import run_fresh
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKER_ONLY = ("faust", "mode", "aiohttp")
 
 
 def loaded_after(*modules: str) -> set[str]:
     """Top-level packages in sys.modules of a fresh interpreter after importing `modules`."""
     script = f"import sys\nimport {', '.join(modules)}\nprint(__import__('json').dumps(sorted(sys.modules)))"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, check=True)
-    return {name.split(".")[0] for name in orjson.loads(done.stdout)}
+    return {name.split(".")[0] for name in orjson.loads(run_fresh(script))}
 
 
 def test_the_replay_path_imports_no_faust_web_server_or_service_framework() -> None:
