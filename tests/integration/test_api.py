@@ -7,7 +7,7 @@ import asyncio
 import io
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -349,17 +349,18 @@ async def every_complaint_shows(apis: list[Api], complaint_ids: list[str], stage
             await client.read_when(path, "/complaints/{complaint_id}/history", lambda h: len(h["events"]) == events)
 
 
-async def took_from_agent(api: Api, timeout: float = 10.0) -> bool:
+FROM_AGENT = "complaintflow_read_model_partitions_from_agent"
+
+
+async def took_from_agent(api: Api) -> bool:
     """Whether the worker's read model comes to take partitions from its agent (its feed pauses them
     once it has read up to what the agent handed over: after its next fetch)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def taking() -> bool:
         samples = await api.metrics()
-        if any(value for name, value in samples.items() if name.startswith("complaintflow_read_model_partitions_from")):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.3)
+        return any(value for name, value in samples.items() if name.startswith(FROM_AGENT))
+
+    return await comes_true(taking, timeout=10.0, every=0.3)
 
 
 async def accepted(api: Api) -> float:
@@ -368,23 +369,31 @@ async def accepted(api: Api) -> float:
 
 async def both_own_partitions(apis: list[Api], timeout: float = 60.0) -> None:
     """Wait until the rebalance gave each worker partitions of its own, and every partition an owner."""
-    deadline = time.monotonic() + timeout
-    while True:
-        owned = [(await client.metrics())["complaintflow_owned_partitions"] for client in apis]
-        if all(owned) and sum(owned) == 4:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the workers own {owned} partitions after {timeout:.0f} s")
-        await asyncio.sleep(0.5)
+    owned: list[float] = []
+
+    async def shared() -> bool:
+        owned[:] = [(await client.metrics())["complaintflow_owned_partitions"] for client in apis]
+        return all(owned) and sum(owned) == 4
+
+    if not await comes_true(shared, timeout):
+        raise AssertionError(f"the workers own {owned} partitions after {timeout:.0f} s")
 
 
-async def same_answer(apis: list[Api], complaint_id: str, timeout: float = 60.0) -> bool:
+async def same_answer(apis: list[Api], complaint_id: str) -> bool:
     """Whether every worker comes to give the same record (each may be a moment behind the other)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def agreed() -> bool:
         answers = [await client.complaint_when(complaint_id, lambda c: True) for client in apis]
-        if all(answer == answers[0] for answer in answers):
-            return True
+        return all(answer == answers[0] for answer in answers)
+
+    return await comes_true(agreed, timeout=60.0)
+
+
+async def comes_true(check: Callable[[], Awaitable[bool]], timeout: float, every: float = 0.5) -> bool:
+    """Whether `check()` comes to hold within `timeout` seconds, asked every `every` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
         if time.monotonic() > deadline:
             return False
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(every)
+    return True
