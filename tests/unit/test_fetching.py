@@ -34,9 +34,21 @@ async def test_the_worker_consumer_waits_what_the_settings_say() -> None:
     consumer = worker.app.consumer._thread._create_worker_consumer(worker.app.transport)  # type: ignore[attr-defined]
     try:
         assert consumer._fetch_max_wait_ms == worker.settings.consumer_fetch_max_wait_ms
+        assert consumer._max_poll_records == worker.MAX_POLL_RECORDS
         assert consumer._group_id == worker.settings.app_id, "everything else is Faust's own configuration"
     finally:
         await consumer.stop()
+
+
+def test_a_batch_taken_from_the_consumer_fits_in_the_agent_queue_above_the_pause() -> None:
+    """What Faust hands over after pausing a partition's fetching must find room without waiting."""
+    import services.app as worker
+
+    queue = worker.complaint_inputs.queue  # the complaint agent's queue, as Faust builds it
+    room_above_the_pause = queue.maxsize - queue.pressure_high_size
+
+    assert queue.maxsize == worker.AGENT_QUEUE_SIZE
+    assert 0 < worker.MAX_POLL_RECORDS <= room_above_the_pause / 3, "room for three partitions' batches"
 
 
 @pytest.mark.parametrize("module", [faust, aiokafka])
