@@ -88,8 +88,11 @@ class Baseline:
 class Worker:
     """`complaintflow worker` for one deployment, as a subprocess; a context manager that stops it."""
 
-    def __init__(self, settings: Settings, log: Path, data_dir: Path) -> None:
-        self.settings, self.log, self.data_dir = settings, log, data_dir
+    def __init__(self, settings: Settings, log: Path, data_dir: Path, module: str = "services.cli") -> None:
+        """`module`: what `python -m` runs with the argument `worker` (`benchmarks.task_clock` times it)."""
+        self.settings, self.log, self.data_dir, self.module = settings, log, data_dir, module
+        self.environment: dict[str, str] = {}
+        """Set in the worker's environment besides the deployment's settings."""
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
         self.web_port = 0
@@ -106,12 +109,13 @@ class Worker:
             "COMPLAINTFLOW_WEB_PORT": str(self.web_port),
             "COMPLAINTFLOW_SESSION_TIMEOUT_SECONDS": "6",
             "COMPLAINTFLOW_LOG_LEVEL": "info",
+            **self.environment,
         }
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:  # the child keeps its own descriptor
             self.started_at = time.time()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
+                [sys.executable, "-m", self.module, "worker"], cwd=ROOT, env=env, stdout=log, stderr=log
             )
         return self
 

@@ -4,6 +4,8 @@ measured by `make bench`, never asserted in a test."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gc
 import math
 import re
@@ -13,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from benchmarks import core, latency
+from benchmarks import core, latency, task_clock
 from benchmarks.harness import log_time
 from benchmarks.live import medians_by_slice
 from benchmarks.profile import summarise
@@ -32,6 +34,7 @@ from benchmarks.report import (
 )
 from benchmarks.runner import FULL, QUICK
 from benchmarks.streams import ASSIGNMENT_BUDGET, due_soon, final_versions, retimed
+from benchmarks.tasks import per_event
 from benchmarks.throughput import Spent, cpu_rows
 from services.rules import load_rulebook
 from services.settings import Settings
@@ -286,3 +289,54 @@ def test_the_fold_figure_as_replay_runs_the_collector_leaves_nothing_frozen() ->
     assert replay_fold_per_second(backlog, rules, as_replay=True) > 0
     assert gc.get_freeze_count() == 0, "everything frozen for the run is under collection again"
     assert replay_fold_per_second(backlog, rules) > 0
+
+
+def test_the_task_clock_gives_cpu_per_event_between_the_chosen_counts_largest_first() -> None:
+    totals = [
+        {"events": 0, "main": 1.0, "spent": {"task:a": [0.5, 10]}},
+        {"events": 1000, "main": 2.0, "spent": {"task:a": [1.0, 20], "b": [0.1, 5]}},
+        {"events": 3000, "main": 3.0, "spent": {"task:a": [1.2, 30], "b": [0.9, 405]}},
+        {"events": 5000, "main": 9.0, "spent": {"task:a": [9.0, 90], "b": [9.0, 900]}},
+    ]
+
+    events, main_thread, rows = per_event(totals, first=500, last=4000)
+
+    assert events == 2000 and main_thread == pytest.approx(500.0)
+    assert [name for name, _, _ in rows] == ["b", "task:a"]
+    assert rows[0][1] == pytest.approx(400.0) and rows[0][2] == pytest.approx(0.2)
+    assert rows[1][1] == pytest.approx(100.0) and rows[1][2] == pytest.approx(0.005)
+
+
+def test_the_task_clock_refuses_a_window_without_events() -> None:
+    totals = [{"events": 10, "main": 1.0, "spent": {}}, {"events": 10, "main": 2.0, "spent": {}}]
+
+    with pytest.raises(RuntimeError, match="longer backlog"):
+        per_event(totals, first=0, last=10)
+
+
+def test_the_task_clock_counts_each_step_under_what_it_runs() -> None:
+    async def awaited() -> None:
+        await asyncio.sleep(0)
+
+    async def _execute_task() -> None:  # named as mode's wrapper of a service's task
+        await awaited()
+
+    def callback(value: int) -> None:
+        ran.append(value)
+
+    ran: list[int] = []
+    task_clock.spent.clear()
+    loop = asyncio.new_event_loop()
+    asyncio.events.Handle._run = task_clock._timed_run  # type: ignore[method-assign,assignment]
+    try:
+        loop.call_soon(functools.partial(callback, 7))
+        loop.run_until_complete(_execute_task())
+    finally:
+        asyncio.events.Handle._run = task_clock._run  # type: ignore[method-assign,assignment]
+        loop.close()
+
+    wrapper, plain = "task:" + _execute_task.__qualname__, callback.__qualname__
+    assert ran == [7] and task_clock.spent[plain][1] == 1
+    assert task_clock.spent[wrapper + ">" + awaited.__qualname__][1] == 1, "the step that left it awaiting"
+    assert task_clock.spent[wrapper][1] == 1, "its last step, after which it awaits nothing"
+    assert all(seconds >= 0 for seconds, _ in task_clock.spent.values())
