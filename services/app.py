@@ -37,8 +37,8 @@ MAX_POLL_RECORDS = 250
 """Records Faust takes from the consumer at a time, instead of all it has fetched (up to 1 MiB a
 partition, ~1,600 events). Records of partitions not yet paused keep arriving after the pause, so
 the 820 places left above it hold three such batches, and a worker working a backlog hands over
-nearly every message without waiting: in figure 1's backlog 0.04 waiting hand-overs an event
-instead of 0.31, the worker's consumer loop 30 µs of CPU an event instead of 45-66
+nearly every message without waiting: in figure 1's backlog 0.015 waiting hand-overs an event
+instead of 0.31, the worker's consumer loop 27-30 µs of CPU an event instead of 44-66
 (docs/performance.md, "Smaller batches from the consumer")."""
 
 
