@@ -88,11 +88,18 @@ class Baseline:
 class Worker:
     """`complaintflow worker` for one deployment, as a subprocess; a context manager that stops it."""
 
-    def __init__(self, settings: Settings, log: Path, data_dir: Path, module: str = "services.cli") -> None:
-        """`module`: what `python -m` runs with the argument `worker` (`benchmarks.task_clock` times it)."""
+    def __init__(
+        self,
+        settings: Settings,
+        log: Path,
+        data_dir: Path,
+        module: str = "services.cli",
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        """`module`: what `python -m` runs with the argument `worker` (`benchmarks.task_clock` times
+        it); `environment`: set for the worker besides the deployment's settings."""
         self.settings, self.log, self.data_dir, self.module = settings, log, data_dir, module
-        self.environment: dict[str, str] = {}
-        """Set in the worker's environment besides the deployment's settings."""
+        self.environment = dict(environment or {})
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
         self.web_port = 0

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -57,13 +56,14 @@ async def run(complaints: int, top: int) -> None:
     with EmbeddedBroker(free_port(), log_path=LOGS / "tansu-tasks.log") as broker:
         settings = await deployment(broker.bootstrap_servers, "tasks")
         ends = await publish(settings, recent)
-        worker = Worker(settings, LOGS / "worker-tasks.log", LOGS / "data-tasks", module="benchmarks.task_clock")
-        worker.environment[TASK_CLOCK] = str(out)
-        with worker:
+        clocked = Worker(
+            settings, LOGS / "worker-tasks.log", LOGS / "data-tasks", "benchmarks.task_clock", {TASK_CLOCK: str(out)}
+        )
+        with clocked as worker:
             measured = await throughput.worker_events_per_second(worker, settings, ends, final, 600.0, broker.pid)
     print(f"the worker (timed per step, so a little slower): {measured.rate:,.0f} events/s", end="")
     print("" if measured.spent is None else f", CPU/event {measured.spent.process:.3f} ms")
-    totals = [orjson.loads(line) for line in Path(out).read_bytes().splitlines()]
+    totals = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     events, main_thread, rows = per_event(totals, len(recent) // 5, len(recent) * 9 // 10)
     counted = sum(row[1] for row in rows)
     print(f"\n{events:,} events; the main thread {main_thread:.1f} µs CPU per event, all steps counted {counted:.1f}")
