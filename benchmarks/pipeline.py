@@ -15,7 +15,7 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
-from benchmarks import streams, throughput
+from benchmarks import core, streams, throughput
 from benchmarks.harness import LOGS, deployment, publish
 from benchmarks.runner import worker_throughput
 from benchmarks.throughput import Measured
@@ -35,7 +35,7 @@ def line(name: str, measured: Measured) -> str:
 async def run(complaints: int, rounds: int, cap_seconds: float) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     rules, now = load_rulebook(Settings()), datetime.now(UTC)
-    recent = streams.encode(throughput.backlog(streams.history(7, complaints, now), now))
+    recent = core.messages(complaints, now)
     final = streams.final_versions(streams.expected_versions(recent, rules))
     with EmbeddedBroker(free_port(), log_path=LOGS / "tansu-figure1.log") as broker:
         for n in range(1, rounds + 1):

@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from benchmarks import replay, streams, throughput
+from benchmarks import core, replay
 from benchmarks.harness import LOGS, ROOT, deployment, publish
 from benchmarks.report import format_table
 from events.codec import decode_keyed_event
@@ -122,7 +122,7 @@ async def phases(settings: Settings, repeat: int) -> dict[str, tuple[float, floa
 
 async def main(complaints: int, repeat: int) -> None:
     now = datetime.now(UTC)
-    messages = streams.encode(throughput.backlog(streams.history(7, complaints, now), now))  # the bench's
+    messages = core.messages(complaints, now)
     rules = load_rulebook(Settings())
     LOGS.mkdir(parents=True, exist_ok=True)
     with EmbeddedBroker(free_port(), log_path=LOGS / "tansu-replay-split.log") as broker:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from benchmarks import alerts, latency, memory, recovery, replay, streams, throughput
+from benchmarks.core import messages as backlog_messages
 from benchmarks.harness import (
     LOGS,
     Baseline,
@@ -64,10 +65,7 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
     """Figures 1, 2 and 4 on one broker."""
     rules, now = load_rulebook(Settings()), datetime.now(UTC)
     say(f"simulating {sizes.history_complaints:,} complaints")
-    history = streams.history(7, sizes.history_complaints, now)
-    recent = streams.encode(
-        streams.retimed(history, now - throughput.BACKLOG, throughput.BACKLOG.total_seconds() / len(history))
-    )
+    recent = backlog_messages(sizes.history_complaints, now)
     final = streams.final_versions(streams.expected_versions(recent, rules))
     old = streams.encode(streams.history(8, sizes.history_complaints // 10, now))
     old_final = streams.final_versions(streams.expected_versions(old, rules))

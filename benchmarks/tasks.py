@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import streams, throughput
+from benchmarks import core, streams, throughput
 from benchmarks.harness import LOGS, Worker, deployment, publish
 from benchmarks.task_clock import TASK_CLOCK
 from services.broker import EmbeddedBroker, free_port
@@ -49,7 +49,7 @@ def per_event(totals: list[dict[str, Any]], first: int, last: int) -> tuple[int,
 async def run(complaints: int, top: int) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     rules, now = load_rulebook(Settings()), datetime.now(UTC)
-    recent = streams.encode(throughput.backlog(streams.history(7, complaints, now), now))
+    recent = core.messages(complaints, now)
     final = streams.final_versions(streams.expected_versions(recent, rules))
     out = LOGS / "task-clock.jsonl"
     out.unlink(missing_ok=True)
