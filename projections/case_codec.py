@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import pydantic_core
+from pydantic_core import TzInfo
 
 from events.codec import orjson_writes_like_isoformat
 from events.models import Customer, RuledData
@@ -48,7 +49,9 @@ if TYPE_CHECKING:
 
 _PLAIN: set[tzinfo | None] = {None, UTC}
 """Zones (and no zone) in which orjson writes a plain `datetime` as pydantic does: fixed offsets in
-whole minutes, added as met (at most 2,879). A `ZoneInfo`'s offset depends on the date: never here."""
+whole minutes, added as met (at most 2,879 of each class: `datetime.timezone`, which the fold's
+instants carry, and pydantic's `TzInfo`, which the instants of a case loaded from the table
+carry). A `ZoneInfo`'s offset depends on the date: never here."""
 _ISO: set[tzinfo] = set()
 """Those of `_PLAIN` in which orjson writes a `Timestamp` as `isoformat()` does: all but UTC ("Z")."""
 
@@ -128,7 +131,7 @@ def _learn(moment: datetime) -> bool:
     if not orjson_writes_like_isoformat(moment):
         return False
     zone = moment.tzinfo
-    if type(zone) is timezone:  # the same offset at every instant
+    if type(zone) is timezone or type(zone) is TzInfo:  # the same offset at every instant
         _PLAIN.add(zone)
         if moment.utcoffset():
             _ISO.add(zone)
