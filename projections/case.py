@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -25,10 +25,12 @@ from events.errors import FromTheFuture, ImpossibleTransition, UnknownPolicyVers
 from events.models import ComplaintEvent, PolicyAdopted
 from projections import complaint, sla
 from projections.case_codec import case_json
-from projections.clocks import Alert, ClockView, SlaState, WorkingDays, opened, track
-from projections.complaint import ComplaintState
-from projections.evolve import evolve, stored
+from projections.clocks import ClockView, SlaState, WorkingDays, opened, track
+from projections.evolve import evolve
 from projections.policy import Policy
+from projections.state import Alert
+from projections.state import Case as Case
+from projections.state import Settled as Settled
 from projections.workload import Membership, Standing, membership
 
 
@@ -59,28 +61,6 @@ class Rulebook:
             "restart the worker, then redrive",
             complaint_id=complaint_id,
         )
-
-
-@stored
-class Case(NamedTuple):
-    """One complaint as the fold holds it. The state is made of `NamedTuple`s, never changed in
-    place (`projections/evolve.py` says why, with the figures)."""
-
-    complaint: ComplaintState
-    sla: SlaState
-    revision: int
-    """Grows with every change, events and alerts alike: memberships carry it, so the workload
-    fold can tell a newer standing from a redelivered older one."""
-
-    @property
-    def complaint_id(self) -> str:
-        return self.complaint.complaint_id
-
-
-class Settled(NamedTuple):
-    case: Case
-    raised: list[Alert]
-    retracted: list[Alert]
 
 
 def accept_event(

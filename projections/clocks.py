@@ -14,73 +14,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
 from events.models import ComplaintEvent
 from projections.complaint import ComplaintState
-from projections.evolve import evolve, stored
+from projections.evolve import evolve
 from projections.policy import ClockPolicy, Policy, Trigger, worked_out
-
-Status = Literal["running", "at_risk", "paused", "met", "breached"]
-AlertKind = Literal["at_risk", "breached", "escalated", "personal_injury", "major_claim", "buck_passing", "retracted"]
+from projections.state import Alert as Alert
+from projections.state import AlertKind as AlertKind
+from projections.state import ClockRecord as ClockRecord
+from projections.state import ClockView as ClockView
+from projections.state import Period as Period
+from projections.state import SlaState as SlaState
+from projections.state import Status as Status
 
 
 class WorkingDays(Protocol):
     def add_working_days(self, start: datetime, days: int) -> datetime: ...
-
-
-@stored
-class Period(NamedTuple):
-    """One run of a clock, from its start (or a restart) to the next restart or its stop."""
-
-    started_at: datetime
-    paused_seconds: float = 0.0
-    paused_at: datetime | None = None
-    ended_at: datetime | None = None
-
-
-@stored
-class ClockRecord(NamedTuple):
-    periods: tuple[Period, ...]
-    stopped_at: datetime | None = None
-
-
-@stored
-class SlaState(NamedTuple):
-    """What the SLA engine remembers of one complaint: its pinned policy, clock instants, notices,
-    and every alert already raised (so none is raised twice). Never changed in place: the fold
-    builds a new one (`evolve`) with new dicts where anything changed."""
-
-    policy_version: str
-    clocks: dict[str, ClockRecord]
-    notices: dict[str, datetime]
-    raised: dict[str, datetime]
-    """alert_id → due_at of every alert raised and not retracted."""
-
-
-class ClockView(NamedTuple):
-    """A clock as judged at one instant: what the state record and the standing show, built for
-    every clock at every step of the live worker (a `NamedTuple`, as the state: evolve.py)."""
-
-    name: str
-    status: Status
-    deadline: datetime | None
-    remaining_seconds: float
-    escalation_level: int
-
-
-class Alert(BaseModel):
-    """An alert as the core sees it: `raised_at` is added by whoever emits it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    alert_id: str
-    complaint_id: str
-    kind: AlertKind
-    clock: str | None
-    level: int
-    deadline: datetime | None
-    due_at: datetime
-    reason: str
 
 
 def opened(policy: Policy) -> SlaState:

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from events.codec import fingerprint
 from events.errors import ConflictingDuplicate, ImpossibleTransition, UnknownComplaint
 from events.models import (
     Amended,
     Assigned,
-    Category,
     ComplaintEvent,
-    Customer,
     FollowedUp,
     Inspected,
     Paid,
@@ -38,54 +36,10 @@ from events.models import (
     Ruled,
     RuledData,
 )
-from events.types import Money, Timestamp
-from projections.evolve import evolve, stored
-
-Stage = Literal["received", "assigned", "inspecting", "ruled", "paid", "closed"]
-STAGES: tuple[Stage, ...] = ("received", "assigned", "inspecting", "ruled", "paid", "closed")
-
-
-@stored
-class ComplaintState(NamedTuple):
-    """Everything the system knows about one complaint after the events accepted so far."""
-
-    complaint_id: str
-    stage: Stage
-    owner_department: str
-    department: str
-    departments_seen: tuple[str, ...]
-    department_changes: int
-    handler: str | None
-    store: str
-    merchant: str | None
-    category: Category
-    claim_amount: Money
-    personal_injury: bool
-    media_involved: bool
-    customer: Customer
-    received_at: Timestamp
-    last_event_at: Timestamp
-    lab_inspection_pending: bool
-    ruling: RuledData | None
-    paid_amount: Decimal
-    """The sum of payments: unbounded, unlike a single wire amount."""
-    satisfied: bool | None
-    advanced_by_mall: Decimal
-    """What the mall paid the customer in advance, on the merchant's behalf (R3)."""
-    repaid_by_merchant: Decimal
-    """What the merchant has repaid the mall of that advance."""
-    version: int
-    applied: dict[str, str]
-    """event_id → fingerprint of every accepted event: the idempotency record."""
-
-    @property
-    def is_open(self) -> bool:
-        return self.stage != "closed"
-
-    @property
-    def owed_to_mall(self) -> Decimal:
-        """The part of the mall's advance the merchant has not repaid yet."""
-        return self.advanced_by_mall - self.repaid_by_merchant
+from projections.evolve import evolve
+from projections.state import STAGES as STAGES
+from projections.state import ComplaintState as ComplaintState
+from projections.state import Stage as Stage
 
 
 def accept(state: ComplaintState | None, event: ComplaintEvent) -> ComplaintState:
@@ -195,13 +149,13 @@ def _transition(event: ComplaintEvent, state: ComplaintState) -> dict[str, Any]:
 
 
 @_rule_for(Received)
-def _(event: Received, state: ComplaintState) -> dict[str, Any]:
+def _on_received(event: Received, state: ComplaintState) -> dict[str, Any]:
     _require(False, state, event, f"it was already received (stage {state.stage})")
     return {}  # pragma: no cover
 
 
 @_rule_for(Assigned)
-def _(event: Assigned, state: ComplaintState) -> dict[str, Any]:
+def _on_assigned(event: Assigned, state: ComplaintState) -> dict[str, Any]:
     department = event.data.department
     moved = department != state.department
     return {
@@ -215,7 +169,7 @@ def _(event: Assigned, state: ComplaintState) -> dict[str, Any]:
 
 
 @_rule_for(Inspected)
-def _(event: Inspected, state: ComplaintState) -> dict[str, Any]:
+def _on_inspected(event: Inspected, state: ComplaintState) -> dict[str, Any]:
     _require(state.stage != "received", state, event, "nobody is assigned yet (stage received)")
     _require(state.stage != "paid", state, event, "it is already paid")
     if event.data.kind == "lab" and event.data.status == "reported":
@@ -227,7 +181,7 @@ def _(event: Inspected, state: ComplaintState) -> dict[str, Any]:
 
 
 @_rule_for(Ruled)
-def _(event: Ruled, state: ComplaintState) -> dict[str, Any]:
+def _on_ruled(event: Ruled, state: ComplaintState) -> dict[str, Any]:
     _require(state.stage != "received", state, event, "nobody is assigned yet (stage received)")
     _require(state.stage != "paid", state, event, "it is already paid (reopen it with an unsatisfied follow-up)")
     _require(not state.lab_inspection_pending, state, event, "a lab inspection is pending; rule after its report")
@@ -235,7 +189,7 @@ def _(event: Ruled, state: ComplaintState) -> dict[str, Any]:
 
 
 @_rule_for(Paid)
-def _(event: Paid, state: ComplaintState) -> dict[str, Any]:
+def _on_paid(event: Paid, state: ComplaintState) -> dict[str, Any]:
     _require(state.stage in ("ruled", "paid"), state, event, f"there is no ruling yet (stage {state.stage})")
     assert state.ruling is not None  # stage ruled/paid implies a ruling
     _require(state.ruling.decision != "reject", state, event, "the ruling rejected the claim: nothing is owed")
@@ -246,7 +200,7 @@ def _(event: Paid, state: ComplaintState) -> dict[str, Any]:
 
 
 @_rule_for(Amended)
-def _(event: Amended, state: ComplaintState) -> dict[str, Any]:
+def _on_amended(event: Amended, state: ComplaintState) -> dict[str, Any]:
     _require(
         state.stage not in ("paid", "closed"),
         state,
@@ -257,12 +211,12 @@ def _(event: Amended, state: ComplaintState) -> dict[str, Any]:
 
 
 @_rule_for(PolicyAdopted)
-def _(event: PolicyAdopted, state: ComplaintState) -> dict[str, Any]:
+def _on_policy_adopted(event: PolicyAdopted, state: ComplaintState) -> dict[str, Any]:
     return {}  # the SLA side (projections/case.py) repins the policy; the complaint itself is unchanged
 
 
 @_rule_for(Repaid)
-def _(event: Repaid, state: ComplaintState) -> dict[str, Any]:
+def _on_repaid(event: Repaid, state: ComplaintState) -> dict[str, Any]:
     _require(
         event.data.amount <= state.owed_to_mall,
         state,
@@ -274,7 +228,7 @@ def _(event: Repaid, state: ComplaintState) -> dict[str, Any]:
 
 
 @_rule_for(FollowedUp)
-def _(event: FollowedUp, state: ComplaintState) -> dict[str, Any]:
+def _on_followed_up(event: FollowedUp, state: ComplaintState) -> dict[str, Any]:
     settled = state.stage == "paid" or (state.stage == "ruled" and not needs_payment(state.ruling))
     _require(settled, state, event, f"it is not settled yet (stage {state.stage})")
     if event.data.satisfied:
