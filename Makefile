@@ -2,11 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Installing compiles the fold's modules (setup.py): a change to any of projections/ installs again.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py projections/*.py | cksum | cut -d' ' -f1)
 
 .PHONY: install run test lint browser unit integration schema bench bench-quick profile clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py $(wildcard projections/*.py)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
@@ -61,4 +62,5 @@ schema: install
 	$(BIN)/python -m events.schema --write
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts .complaintflow
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts .complaintflow build
+	rm -f projections/*.so projections/compiled.json *__mypyc*.so
