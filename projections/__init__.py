@@ -4,7 +4,8 @@ The modules the fold runs event after event may be compiled with mypyc when the 
 installed (setup.py): the same sources, as C extensions, beside them. Python imports an extension
 before its source, so importing this package first checks that each extension was compiled from
 the source beside it (`compiled.json` holds their digests, written by the build), and refuses to
-run an older one: a change to a compiled module takes effect only once it is compiled again.
+run an older one: a change to a compiled module takes effect only once it is compiled again. That
+check, reading this package's own files once at import, is the only I/O here; the folds do none.
 """
 
 from __future__ import annotations
