@@ -21,16 +21,16 @@ class StaleExtension(ImportError):
 
 
 def stale_extensions(directory: Path) -> list[str]:
-    """The modules of `directory` whose extension was not compiled from the source beside it."""
+    """The modules of `directory` whose extension was not compiled from the source beside it (an
+    extension with no source beside it shadows nothing)."""
     compiled = {path.name.split(".")[0] for suffix in EXTENSION_SUFFIXES for path in directory.glob(f"*{suffix}")}
-    if not compiled:
+    sources = {name: directory / f"{name}.py" for name in compiled if (directory / f"{name}.py").exists()}
+    if not sources:
         return []
     record = directory / "compiled.json"
     digests: dict[str, str] = json.loads(record.read_text()) if record.exists() else {}
     return sorted(
-        name
-        for name in compiled
-        if digests.get(name) != hashlib.sha256((directory / f"{name}.py").read_bytes()).hexdigest()
+        name for name, source in sources.items() if digests.get(name) != hashlib.sha256(source.read_bytes()).hexdigest()
     )
 
 

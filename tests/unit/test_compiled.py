@@ -73,3 +73,9 @@ def test_sources_without_extensions_need_no_record(tmp_path: Path) -> None:
     (tmp_path / "clocks.py").write_bytes(b"def track(): ...\n")
 
     assert stale_extensions(tmp_path) == []
+
+
+def test_an_extension_without_a_source_beside_it_shadows_nothing(tmp_path: Path) -> None:
+    (tmp_path / f"clocks{SUFFIX}").write_bytes(b"\x7fELF")
+
+    assert stale_extensions(tmp_path) == []
