@@ -150,6 +150,17 @@ ODD = timezone(timedelta(hours=-2, minutes=-59, seconds=-45))
 SIMPLE = accept_event(None, decode_event(orjson.dumps(received("C-1"))), RULES)
 
 
+def instant_everywhere(moment: datetime, policy_version: str) -> SlaState:
+    """An SLA state with `moment` in every one of its datetime fields."""
+    period = Period(started_at=moment, paused_seconds=1.5, paused_at=moment, ended_at=moment)
+    return SlaState(
+        policy_version=policy_version,
+        clocks={"c": ClockRecord(periods=(period,), stopped_at=moment)},
+        notices={"n": moment},
+        raised={"r": moment},
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(case=cases, moment=st.datetimes(timezones=fixed_zones | st.timezones()))
 @example(case=SIMPLE, moment=datetime(1900, 1, 1, 0, 0, 0, 100000, tzinfo=ODD))
@@ -157,13 +168,7 @@ SIMPLE = accept_event(None, decode_event(orjson.dumps(received("C-1"))), RULES)
 def test_any_instant_in_every_datetime_field_dumps_as_pydantic_does(case: Case, moment: datetime) -> None:
     """One instant in every datetime field of a case, plain and `Timestamp` alike: where orjson
     would write it otherwise than pydantic, the codec must notice wherever it is."""
-    period = Period(started_at=moment, paused_seconds=1.5, paused_at=moment, ended_at=moment)
-    sla = SlaState(
-        policy_version=case.sla.policy_version,
-        clocks={"c": ClockRecord(periods=(period,), stopped_at=moment)},
-        notices={"n": moment},
-        raised={"r": moment},
-    )
+    sla = instant_everywhere(moment, case.sla.policy_version)
     complaint = evolve(case.complaint, received_at=moment, last_event_at=moment)
     for changed in (
         Case(complaint=complaint, sla=case.sla, revision=case.revision),
@@ -178,13 +183,7 @@ def test_any_instant_in_every_datetime_field_dumps_as_pydantic_does(case: Case, 
 def test_a_case_read_back_is_written_as_pydantic_writes_it(moment: datetime) -> None:
     """pydantic reads every plain instant back in a zone of its own (`TzInfo`), which the codec
     learns as it learns the fold's: what it writes of a case it loaded is still pydantic's."""
-    period = Period(started_at=moment, paused_seconds=1.5, paused_at=moment, ended_at=moment)
-    sla = SlaState(
-        policy_version=SIMPLE.sla.policy_version,
-        clocks={"c": ClockRecord(periods=(period,), stopped_at=moment)},
-        notices={"n": moment},
-        raised={"r": moment},
-    )
+    sla = instant_everywhere(moment, SIMPLE.sla.policy_version)
     loaded = load_case(dump_case(Case(complaint=SIMPLE.complaint, sla=sla, revision=1)))
 
     assert dump_case(loaded) == pydantic_json(loaded)
