@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -105,9 +106,18 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
 
 
 async def worker_throughput(
-    settings: Settings, name: str, ends: Ends, final: dict[bytes, int], cap: float, broker: int
+    settings: Settings,
+    name: str,
+    ends: Ends,
+    final: dict[bytes, int],
+    cap: float,
+    broker: int,
+    *,
+    module: str = "services.cli",
+    environment: Mapping[str, str] | None = None,
 ) -> throughput.Measured:
-    with Worker(settings, LOGS / f"worker-{name}.log", LOGS / f"data-{name}") as worker:
+    """A worker started as `python -m <module> worker` (see `Worker`) working its backlog to the end."""
+    with Worker(settings, LOGS / f"worker-{name}.log", LOGS / f"data-{name}", module, environment) as worker:
         return await throughput.worker_events_per_second(worker, settings, ends, final, cap, broker)
 
 

@@ -22,8 +22,9 @@ from typing import Any
 
 import orjson
 
-from benchmarks import core, streams, throughput
-from benchmarks.harness import LOGS, Worker, deployment, publish
+from benchmarks import core, streams
+from benchmarks.harness import LOGS, deployment, publish
+from benchmarks.runner import worker_throughput
 from benchmarks.task_clock import TASK_CLOCK
 from services.broker import EmbeddedBroker, free_port
 from services.rules import load_rulebook
@@ -56,11 +57,10 @@ async def run(complaints: int, top: int) -> None:
     with EmbeddedBroker(free_port(), log_path=LOGS / "tansu-tasks.log") as broker:
         settings = await deployment(broker.bootstrap_servers, "tasks")
         ends = await publish(settings, recent)
-        clocked = Worker(
-            settings, LOGS / "worker-tasks.log", LOGS / "data-tasks", "benchmarks.task_clock", {TASK_CLOCK: str(out)}
+        clock = {TASK_CLOCK: str(out)}
+        measured = await worker_throughput(
+            settings, "tasks", ends, final, 600.0, broker.pid, module="benchmarks.task_clock", environment=clock
         )
-        with clocked as worker:
-            measured = await throughput.worker_events_per_second(worker, settings, ends, final, 600.0, broker.pid)
     print(f"the worker (timed per step, so a little slower): {measured.rate:,.0f} events/s", end="")
     print("" if measured.spent is None else f", CPU/event {measured.spent.process:.3f} ms")
     totals = [orjson.loads(line) for line in out.read_bytes().splitlines()]
