@@ -20,7 +20,7 @@ from pathlib import Path
 from setuptools import setup
 
 ROOT = Path(__file__).parent
-COMPILED = ["complaint", "clocks", "sla", "case", "evolve"]
+COMPILED = ["complaint", "clocks", "sla", "case", "evolve", "triggers"]
 """The modules of projections/ compiled: what the fold and the settle run, event after event."""
 
 

@@ -12,7 +12,7 @@ no longer due (a late event changed the facts) is answered with a `retracted` al
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, Protocol
 
 from events.models import ComplaintEvent
 from projections.complaint import ComplaintState
@@ -25,6 +25,7 @@ from projections.state import ClockView as ClockView
 from projections.state import Period as Period
 from projections.state import SlaState as SlaState
 from projections.state import Status as Status
+from projections.triggers import Where, holds
 
 
 class WorkingDays(Protocol):
@@ -41,15 +42,15 @@ def track(sla: SlaState, event: ComplaintEvent, complaint: ComplaintState, polic
     when it means none (most events concern a clock or two of the policy)."""
     clocks = sla.clocks
     for concern in _concerns(policy).get(event.type, ()):
-        only = concern.clock.only_categories
+        only = concern.only_categories
         if only is not None and complaint.category not in only:
             continue
-        before = clocks.get(concern.clock.name)
+        before = clocks.get(concern.clock)
         record = _step(concern, before, event)
         if record is not before and record is not None:
             if clocks is sla.clocks:
                 clocks = dict(clocks)
-            clocks[concern.clock.name] = record
+            clocks[concern.clock] = record
     notices = sla.notices
     for kind in _notices(complaint, policy):
         if kind not in notices:
@@ -59,22 +60,26 @@ def track(sla: SlaState, event: ComplaintEvent, complaint: ComplaintState, polic
     return evolve(sla, clocks=clocks, notices=notices)
 
 
-_When = Literal[True] | tuple[Trigger, ...]
+_When = Literal[True] | tuple[Where, ...]
 """Whether an event of one type moves a clock one way: `True` when a trigger names that type with no
-condition on its data (every such event does), else the triggers whose conditions it must meet (an
-empty tuple: none ever does). Worked out once per policy, so the fold looks at an event's data only
-where a condition asks it to."""
+condition on its data (every such event does), else the conditions of the triggers that name it,
+one of which it must meet (an empty tuple: none ever does). Worked out once per policy, so the fold
+looks at an event's data only where a condition asks it to, and never at a trigger's fields
+through pydantic."""
 
 
-class _Concern(NamedTuple):
-    """A clock's triggers of one event type, by what they do to it."""
+class _Concern:
+    """A clock's triggers of one event type, by what they do to it, and what `track` reads of the
+    clock: its name, and the categories it is limited to. A plain class, which mypyc compiles to
+    a struct read field by field (a named tuple's fields, and the policy's pydantic models, are
+    read through Python's attribute lookup, six to eight times per event)."""
 
-    clock: ClockPolicy
-    start: _When
-    stop: _When
-    restart: _When
-    pause: _When
-    resume: _When
+    def __init__(self, clock: ClockPolicy, start: _When, stop: _When, restart: _When, pause: _When, resume: _When):
+        self.clock: str = clock.name
+        self.only_categories: frozenset[str] | None = (
+            None if clock.only_categories is None else frozenset(clock.only_categories)
+        )
+        self.start, self.stop, self.restart, self.pause, self.resume = start, stop, restart, pause, resume
 
 
 def _concerns(policy: Policy) -> dict[str, list[_Concern]]:
@@ -96,26 +101,41 @@ def _concerns_of(policy: Policy) -> dict[str, list[_Concern]]:
 
 def _when(triggers: tuple[Trigger, ...]) -> _When:
     """`triggers` (all of one event type) as a `_When`."""
-    return True if any(not trigger.where for trigger in triggers) else triggers
+    return True if any(not trigger.where for trigger in triggers) else tuple(trigger.where for trigger in triggers)
 
 
 def _step(concern: _Concern, record: ClockRecord | None, event: ComplaintEvent) -> ClockRecord | None:
     at = event.occurred_at
     if record is None:
-        return ClockRecord(periods=(Period(started_at=at),)) if _met(concern.start, event) else None
+        return _record((_started(at),)) if _met(concern.start, event) else None
     if record.stopped_at is not None:
         return record
     current = record.periods[-1]
     if _met(concern.stop, event):
-        return ClockRecord(periods=(*record.periods[:-1], _ended(current, at)), stopped_at=at)
+        return _record((*record.periods[:-1], _ended(current, at)), stopped_at=at)
     if _met(concern.restart, event):
-        return ClockRecord(periods=(*record.periods[:-1], _ended(current, at), Period(started_at=at)))
+        return _record((*record.periods[:-1], _ended(current, at), _started(at)))
     if current.paused_at is None:
         if _met(concern.pause, event):
-            return ClockRecord(periods=(*record.periods[:-1], evolve(current, paused_at=at)))
+            return _record((*record.periods[:-1], evolve(current, paused_at=at)))
     elif _met(concern.resume, event):
-        return ClockRecord(periods=(*record.periods[:-1], _resumed(current, at)))
+        return _record((*record.periods[:-1], _resumed(current, at)))
     return record
+
+
+_new = tuple.__new__
+
+
+def _started(at: datetime) -> Period:
+    """`Period(started_at=at)`, built from its fields in order: a named tuple's own `__new__` is
+    Python even here, and with keywords it costs twice this (one or two records per clock an
+    event moves; tests/unit/test_evolve.py holds the two to the same fields)."""
+    return _new(Period, (at, 0.0, None, None))
+
+
+def _record(periods: tuple[Period, ...], stopped_at: datetime | None = None) -> ClockRecord:
+    """`ClockRecord(periods=periods, stopped_at=stopped_at)`, built as `_started` builds a period."""
+    return _new(ClockRecord, (periods, stopped_at))
 
 
 def _ended(period: Period, at: datetime) -> Period:
@@ -133,7 +153,8 @@ def _resumed(period: Period, at: datetime) -> Period:
 def _met(when: _When, event: ComplaintEvent) -> bool:
     if when is True:
         return True
-    return any(trigger.matches(event) for trigger in when)
+    data = event.data.__dict__  # the data's fields, compared as they are written on the wire
+    return any(holds(where, data) for where in when)
 
 
 def _notices(complaint: ComplaintState, policy: Policy) -> list[str]:

@@ -17,6 +17,7 @@ from events.codec import describe_problems
 from events.errors import ConfigurationError
 from events.models import Category, ComplaintEvent, EventType
 from events.types import Money
+from projections.triggers import Scalar, holds
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -32,7 +33,6 @@ def _seconds(value: object) -> float:
 Seconds = Annotated[float, BeforeValidator(_seconds)]
 """A duration written "30m"/"1h"/"3d"; in a working-days clock, "d" means working days."""
 
-Scalar = str | bool | int
 Calendar = Literal["continuous", "working_days"]
 
 
@@ -49,10 +49,7 @@ class Trigger(_Strict):
     def matches(self, event: ComplaintEvent) -> bool:
         if event.type != self.event:
             return False
-        if not self.where:
-            return True  # most triggers name only the event type: no need to look at its data
-        data = event.data.__dict__  # the data's fields, compared as they are written on the wire
-        return all(_equal(_as_written(data.get(field)), expected) for field, expected in self.where.items())
+        return holds(self.where, event.data.__dict__)  # the data's fields, compared as written on the wire
 
 
 class Tier(_Strict):
@@ -156,32 +153,3 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
     if len(set(names)) != len(names):
         raise ConfigurationError(f"{source} declares a clock twice: {sorted(names)}")
     return policy
-
-
-def _as_written(value: object) -> object:
-    """A data field as the event's JSON has it (`model_dump(mode="json")` of that one field):
-    amounts as their decimal strings, a nested model as its fields."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    return value
-
-
-def _equal(actual: object, expected: Scalar | list[Scalar]) -> bool:
-    if isinstance(expected, list):
-        return any(_same(actual, option) for option in expected)
-    return _same(actual, expected)
-
-
-def _same(actual: object, expected: Scalar) -> bool:
-    if isinstance(actual, str) and isinstance(expected, str) and _looks_numeric(actual) and _looks_numeric(expected):
-        return Decimal(actual) == Decimal(expected)
-    return type(actual) is type(expected) and actual == expected
-
-
-_NUMERIC = re.compile(r"[0-9]+(\.[0-9]+)?")
-
-
-def _looks_numeric(text: str) -> bool:
-    return _NUMERIC.fullmatch(text) is not None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 from conftest import assigned, fold, inspected, received, ruled
 
-from projections.case import dump_case, load_case
+from projections.case import _case, dump_case, load_case
+from projections.clocks import ClockRecord, Period, _record, _started
 from projections.evolve import evolve
+from projections.state import Case
 from services.rules import load_rulebook
 from services.settings import Settings
 from tests.folding import cases_of, dump_state, load_state
@@ -57,3 +60,18 @@ def _reversed(value: Any) -> Any:
     if isinstance(value, list):
         return [_reversed(item) for item in value]
     return value
+
+
+def test_the_records_the_fold_builds_by_position_are_those_built_by_name() -> None:
+    """`_started`, `_record` (projections/clocks.py) and `_case` (projections/case.py) build records
+    from their fields in order, which is cheaper than a named tuple's own `__new__`: a field added
+    to or moved in projections/state.py must fail here rather than shift a value into another."""
+    started, stopped = datetime(2026, 12, 6, 10, tzinfo=UTC), datetime(2026, 12, 7, 9, tzinfo=UTC)
+    period = Period(started_at=started)
+    case = cases_of([received(), assigned(minute=5)], load_rulebook(Settings()))[-1]
+
+    assert _started(started) == period and type(_started(started)) is Period
+    assert _record((period,)) == ClockRecord(periods=(period,)) and type(_record((period,))) is ClockRecord
+    assert _record((period,), stopped_at=stopped) == ClockRecord(periods=(period,), stopped_at=stopped)
+    built = _case(case.complaint, case.sla, 7)
+    assert built == Case(complaint=case.complaint, sla=case.sla, revision=7) and type(built) is Case
