@@ -7,7 +7,7 @@ Timestamps must carry a UTC offset: business time without one is ambiguous acros
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated
 
@@ -41,7 +41,30 @@ def _timestamp_from_wire(value: object) -> datetime:
         raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
     if parsed.utcoffset() is None:  # pragma: no cover - the regex above already requires one
         raise ValueError(f"a timestamp needs a UTC offset, got {value!r}")
-    return parsed
+    return in_shared_zone(parsed)
+
+
+_ZONES: dict[tzinfo, tzinfo] = {}
+"""Each UTC offset read from the wire → the one zone object every timestamp read at that offset
+shares. At most one per whole-minute offset (the contract's `Z` or `±HH:MM`)."""
+
+
+def in_shared_zone(moment: datetime) -> datetime:
+    """`moment`, the same instant at the same offset, in the zone object every timestamp at that
+    offset shares. Why: Python compares two aware datetimes with different zone objects by asking
+    each for its offset, a method call by name (~230 ns), and with the same one by their fields
+    (~15 ns); `fromisoformat` makes a new zone at each call, and the fold and the SLA judgement
+    compare a complaint's instants at every step (projections/sla.py: `Judge`)."""
+    zone = moment.tzinfo
+    if zone is None:
+        return moment
+    shared = _ZONES.setdefault(zone, zone)  # zones of one offset are equal, so one is kept per offset
+    if shared is zone:
+        return moment
+    try:
+        return moment.astimezone(shared)
+    except OverflowError:  # an instant within a day of datetime's range: kept in its own zone
+        return moment
 
 
 Money = Annotated[

@@ -127,10 +127,24 @@ class Judge:
         return known
 
     def view(self, clock: ClockPolicy, record: ClockRecord, now: datetime) -> ClockView:
-        return _view(clock, record, now, self, self._judge(now)[1].get(clock.name, 0))
+        return _view(clock, record, self._local(now), self, self._judge(now)[1].get(clock.name, 0))
 
     def views(self, now: datetime) -> list[ClockView]:
-        return [self.view(clock, record, now) for clock, record in self._started]
+        local, levels = self._local(now), self._judge(now)[1]
+        return [_view(clock, record, local, self, levels.get(clock.name, 0)) for clock, record in self._started]
+
+    def _local(self, now: datetime) -> datetime:
+        """`now` in the zone of the complaint's instants, to compare with them: the same instant,
+        compared ~15 times faster when both share a zone object (`events.types.in_shared_zone`).
+        Only compared and subtracted, never written: what the judge says is the same either way."""
+        zone = self.complaint.received_at.tzinfo
+        if now.tzinfo is zone or zone is None:
+            return now
+        try:
+            return now.astimezone(zone)
+        except OverflowError:  # pragma: no cover - an instant within a day of datetime's range
+            return now
+
 
     def settle(self, now: datetime) -> tuple[list[Alert], list[Alert]]:
         due = self.due(now)
@@ -158,6 +172,7 @@ class Judge:
         reached: the next one it will reach, if it still runs then."""
         if self._judged is not None and self._judged[0] == now:
             return self._judged[1], self._judged[2], self._judged[3]
+        asked, now = now, self._local(now)
         due: Due = {}
         levels: dict[str, int] = {}
         upcoming: datetime | None = None
@@ -189,7 +204,7 @@ class Judge:
                         due[alert_id] = (at, partial(_clock_alert, self.complaint, clock, threshold))
                     if threshold.kind == "escalated" and threshold.level > levels.get(clock.name, 0):
                         levels[clock.name] = threshold.level
-        self._judged = (now, due, levels, upcoming)
+        self._judged = (asked, due, levels, upcoming)
         return due, levels, upcoming
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -351,6 +351,24 @@ def test_the_same_events_and_now_give_byte_identical_records(events: Events, dat
     settled = settle(first, RULES, now).case
     assert orjson.dumps(to_record(settled, RULES, now)) == expected[0]
     assert records(load_case(dump_case(settled)), now) == records(settled, now)
+
+
+@SLA
+@given(events=histories, data=st.data())
+def test_the_judgement_is_the_same_whatever_offset_now_is_given_at(events: Events, data: st.DataObject) -> None:
+    """`now` is the same instant written at any offset: the live worker's wall clock is UTC, replay's
+    log time too, and the complaint's instants are at the mall's offset. The judge compares them in
+    the complaint's zone (`Judge._local`), which must change nothing it says."""
+    case = folded(events)
+    now = occurred(events[-1]) + data.draw(instants, label="now - last event")
+    offset = timedelta(minutes=data.draw(st.integers(-14 * 60, 14 * 60), label="another offset, minutes"))
+    elsewhere = now.astimezone(timezone(offset))
+
+    here, there = assess(case, RULES, now), assess(case, RULES, elsewhere)
+
+    assert there.settled == here.settled
+    assert there.next_due_at == here.next_due_at
+    assert there.views == here.views
 
 
 # --- 4. next_due_at is honest ---------------------------------------------------------------

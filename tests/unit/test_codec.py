@@ -289,6 +289,29 @@ def test_a_timestamp_that_is_not_iso_8601_is_invalid(moment):
     assert "not an ISO 8601 timestamp" in str(error)
 
 
+def test_timestamps_at_one_offset_share_one_zone_and_keep_what_they_say():
+    """The fold and the SLA judgement compare a complaint's instants at every step; Python compares
+    two with the same zone object by their fields, and otherwise asks each zone for its offset."""
+    first = decode(received(occurred_at="2024-05-01T10:00:00+08:00")).occurred_at
+    second = decode(assigned(occurred_at="2024-05-02T11:30:00.250000+08:00")).occurred_at
+    elsewhere = decode(received(occurred_at="2024-05-01T10:00:00-05:30")).occurred_at
+
+    assert first.tzinfo is second.tzinfo
+    assert elsewhere.tzinfo is not first.tzinfo
+    assert (first.isoformat(), second.isoformat()) == ("2024-05-01T10:00:00+08:00", "2024-05-02T11:30:00.250000+08:00")
+    assert elsewhere.isoformat() == "2024-05-01T10:00:00-05:30"
+
+
+def test_a_timestamp_at_the_edge_of_the_calendar_is_read_in_its_own_zone():
+    """Moving an instant within a day of year 1 into the shared zone object would pass through UTC
+    and overflow: it keeps the zone it was read with."""
+    decode(received(occurred_at="2024-05-01T10:00:00+08:00"))  # the shared +08:00 zone exists
+
+    earliest = decode(received(occurred_at="0001-01-01T00:00:00+08:00")).occurred_at
+
+    assert earliest.isoformat() == "0001-01-01T00:00:00+08:00"
+
+
 def test_a_timestamp_keeps_its_offset_and_z_means_utc():
     shanghai = decode(received(occurred_at="2024-05-01T10:00:00+08:00"))
     utc = decode(received(occurred_at="2024-05-01T02:00:00Z"))
