@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache, partial
 from typing import NamedTuple
 
 from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
 from projections.evolve import evolve
-from projections.policy import ClockPolicy, Policy, worked_out
+from projections.policy import ClockPolicy, Policy, Tier, worked_out
 
 
 class _Threshold(NamedTuple):  # a tuple: several per clock period, built at every step
@@ -29,16 +30,56 @@ class _Threshold(NamedTuple):  # a tuple: several per clock period, built at eve
     """`:{clock}:{kind}:{level}`: what follows the complaint id in the alert's id."""
 
 
-class _Plan(NamedTuple):
-    """A clock's thresholds as its policy sets them, worked out once per policy (`worked_out`):
-    its warning ratio, the id suffix of its at-risk and breached alerts, and its escalation steps
-    as (level, after the deadline, who is told, id suffix), in time order. So a period's
-    thresholds come out in time order too: at risk, breached (at or after it), then escalations."""
+class _Budget:
+    """One of a clock's budgets as its plan holds it: when it applies (the claim below, or at
+    least, an amount; the categories), its seconds, and those as a span and as the span its
+    warning ratio allows (a `timedelta` times a float is the slowest part of a threshold). A plain
+    class, which mypyc compiles into a struct; `ClockPolicy.budget_for` says which one applies,
+    and `_Plan.budget` must say the same (tests/property/test_sla_properties.py)."""
 
-    ratio: float
-    at_risk: str
-    breached: str
-    escalations: tuple[tuple[int, timedelta, str, str], ...]
+    def __init__(self, tier: Tier | None, seconds: float, ratio: float) -> None:
+        self.claim_below = None if tier is None else tier.claim_below
+        self.claim_at_least = None if tier is None else tier.claim_at_least
+        self.categories = None if tier is None or tier.categories is None else frozenset(tier.categories)
+        self.seconds = seconds
+        self.span = timedelta(seconds=seconds)
+        self.share = self.span * ratio
+
+    def fits(self, claim: Decimal, category: str) -> bool:
+        return (
+            (self.claim_below is None or claim < self.claim_below)
+            and (self.claim_at_least is None or claim >= self.claim_at_least)
+            and (self.categories is None or category in self.categories)
+        )
+
+
+class _Plan:
+    """A clock's thresholds as its policy sets them, worked out once per policy (`worked_out`):
+    its warning ratio, its budgets, the id suffix of its at-risk and breached alerts, and its
+    escalation steps as (level, after the deadline, who is told, id suffix), in time order. So a
+    period's thresholds come out in time order too: at risk, breached (at or after it), then
+    escalations. A plain class, as `_Budget`."""
+
+    def __init__(self, clock: ClockPolicy, policy: Policy) -> None:
+        steps = sorted(clock.escalation, key=lambda step: step.after)  # stable: equal delays keep their order
+        self.ratio: float = clock.warning_ratio or policy.warning_ratio
+        self.working_days = clock.calendar == "working_days"
+        self.budgets = tuple(_Budget(tier, tier.budget, self.ratio) for tier in clock.budgets)
+        self.restart = None if clock.restart_budget is None else _Budget(None, clock.restart_budget, self.ratio)
+        self.at_risk = f":{clock.name}:at_risk:0"
+        self.breached = f":{clock.name}:breached:0"
+        self.escalations: tuple[tuple[int, timedelta, str, str], ...] = tuple(
+            (step.level, _span(step.after), step.notify, f":{clock.name}:escalated:{step.level}") for step in steps
+        )
+
+    def budget(self, claim: Decimal, category: str, *, restarted: bool) -> _Budget:
+        """The budget of a period: `ClockPolicy.budget_for`'s choice."""
+        if restarted and self.restart is not None:
+            return self.restart
+        for budget in self.budgets:
+            if budget.fits(claim, category):
+                return budget
+        return self.budgets[-1]
 
 
 Due = dict[str, tuple[datetime, Callable[[], Alert]]]
@@ -145,7 +186,6 @@ class Judge:
         except OverflowError:  # pragma: no cover - an instant within a day of datetime's range
             return now
 
-
     def settle(self, now: datetime) -> tuple[list[Alert], list[Alert]]:
         due = self.due(now)
         raised = self.sla.raised
@@ -237,14 +277,15 @@ def _thresholds(
     calendar: WorkingDays | None,
 ) -> list[_Threshold]:
     period = record.periods[index]
-    budget = clock.budget_for(complaint.claim_amount, complaint.category, restarted=index > 0)
-    begun = period.started_at + _span(period.paused_seconds)  # where its running time starts, pauses left out
-    if clock.calendar == "working_days":
-        deadline = _working_deadline(clock, period, budget, calendar)
+    budget = plan.budget(complaint.claim_amount, complaint.category, restarted=index > 0)
+    paused = period.paused_seconds
+    begun = period.started_at + _span(paused) if paused else period.started_at  # its running time's start
+    if plan.working_days:
+        deadline = _working_deadline(clock, period, budget.seconds, calendar)
         warning_at = begun + (deadline - begun) * plan.ratio
     else:  # deadline - begun is the budget, to the microsecond: its warning share is the same at every step
-        deadline = begun + _span(budget)
-        warning_at = begun + _share(budget, plan.ratio)
+        deadline = begun + budget.span
+        warning_at = begun + budget.share
     thresholds = [
         _new(_Threshold, ("at_risk", 0, warning_at, deadline, None, plan.at_risk)),
         _new(_Threshold, ("breached", 0, deadline, deadline, None, plan.breached)),
@@ -261,32 +302,13 @@ tuple: half the cost, and five of them per clock period at every step."""
 
 def _plans(policy: Policy) -> dict[str, _Plan]:
     """Each of the policy's clocks by name (unique in a policy: `parse_policy`) → its `_Plan`."""
-    return {clock.name: _plan(clock, policy) for clock in policy.clocks}
-
-
-def _plan(clock: ClockPolicy, policy: Policy) -> _Plan:
-    steps = sorted(clock.escalation, key=lambda step: step.after)  # stable: equal delays keep their order
-    return _Plan(
-        ratio=clock.warning_ratio or policy.warning_ratio,
-        at_risk=f":{clock.name}:at_risk:0",
-        breached=f":{clock.name}:breached:0",
-        escalations=tuple(
-            (step.level, _span(step.after), step.notify, f":{clock.name}:escalated:{step.level}") for step in steps
-        ),
-    )
+    return {clock.name: _Plan(clock, policy) for clock in policy.clocks}
 
 
 @lru_cache(maxsize=256)
 def _span(seconds: float) -> timedelta:
-    """`timedelta(seconds=seconds)`, for the few values that recur at every step (budgets, no pause)."""
+    """`timedelta(seconds=seconds)`, for the values that recur (paused times, escalation delays)."""
     return timedelta(seconds=seconds)
-
-
-@lru_cache(maxsize=256)
-def _share(budget: float, ratio: float) -> timedelta:
-    """The running time a budget's warning ratio allows (a `timedelta` times a float is the slowest
-    part of a threshold)."""
-    return _span(budget) * ratio
 
 
 def _working_deadline(clock: ClockPolicy, period: Period, budget: float, calendar: WorkingDays | None) -> datetime:
