@@ -58,10 +58,11 @@ class _Plan:
     its warning ratio, its budgets, the id suffix of its at-risk and breached alerts, and its
     escalation steps as (level, after the deadline, who is told, id suffix), in time order. So a
     period's thresholds come out in time order too: at risk, breached (at or after it), then
-    escalations. A plain class, as `_Budget`."""
+    escalations. A plain class, as `_Budget`: the judge reads it, not the clock's pydantic model."""
 
     def __init__(self, clock: ClockPolicy, policy: Policy) -> None:
         steps = sorted(clock.escalation, key=lambda step: step.after)  # stable: equal delays keep their order
+        self.clock = clock
         self.ratio: float = clock.warning_ratio or policy.warning_ratio
         self.working_days = clock.calendar == "working_days"
         self.budgets = tuple(_Budget(tier, tier.budget, self.ratio) for tier in clock.budgets)
@@ -151,7 +152,8 @@ class Judge:
     def __init__(self, sla: SlaState, complaint: ComplaintState, policy: Policy, calendar: WorkingDays | None) -> None:
         self.sla, self.complaint, self.policy, self.calendar = sla, complaint, policy, calendar
         self._plans = worked_out(policy, _plans)
-        self._started = [(clock, sla.clocks[clock.name]) for clock in policy.clocks if clock.name in sla.clocks]
+        clocks = sla.clocks
+        self._started = [(plan.clock, clocks[name]) for name, plan in self._plans.items() if name in clocks]
         self._thresholds: dict[tuple[str, int], list[_Threshold]] = {}
         self._judged: tuple[datetime, Due, dict[str, int], datetime | None] | None = None
 
@@ -301,7 +303,8 @@ tuple: half the cost, and five of them per clock period at every step."""
 
 
 def _plans(policy: Policy) -> dict[str, _Plan]:
-    """Each of the policy's clocks by name (unique in a policy: `parse_policy`) → its `_Plan`."""
+    """Each of the policy's clocks by name (unique in a policy: `parse_policy`) → its `_Plan`, in the
+    policy's order."""
     return {clock.name: _Plan(clock, policy) for clock in policy.clocks}
 
 
