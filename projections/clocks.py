@@ -74,7 +74,9 @@ class _Concern:
     a struct read field by field (a named tuple's fields, and the policy's pydantic models, are
     read through Python's attribute lookup, six to eight times per event)."""
 
-    def __init__(self, clock: ClockPolicy, start: _When, stop: _When, restart: _When, pause: _When, resume: _When):
+    def __init__(
+        self, clock: ClockPolicy, start: _When, stop: _When, restart: _When, pause: _When, resume: _When
+    ) -> None:
         self.clock: str = clock.name
         self.only_categories: frozenset[str] | None = (
             None if clock.only_categories is None else frozenset(clock.only_categories)

@@ -35,7 +35,7 @@ class _Budget:
     least, an amount; the categories), its seconds, and those as a span and as the span its
     warning ratio allows (a `timedelta` times a float is the slowest part of a threshold). A plain
     class, which mypyc compiles into a struct; `ClockPolicy.budget_for` says which one applies,
-    and `_Plan.budget` must say the same (tests/property/test_sla_properties.py)."""
+    and `_Plan.budget` must say the same (tests/property/test_budgets.py)."""
 
     def __init__(self, tier: Tier | None, seconds: float, ratio: float) -> None:
         self.claim_below = None if tier is None else tier.claim_below

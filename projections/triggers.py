@@ -8,7 +8,7 @@ through pydantic, and `Trigger.matches` asks the same question through it.
 
 Values compare as the event's JSON writes them: amounts by value whatever their written form
 ("0" meets "0.00"), booleans and words exactly (`false` is not "false", nor 0), a list of
-expected values as any of them, and a field the data lacks as null.
+expected values as any of them; a field the data lacks meets no condition.
 """
 
 from __future__ import annotations
