@@ -26,7 +26,7 @@ from events.models import ComplaintEvent, PolicyAdopted
 from projections import complaint, sla
 from projections.case_codec import case_json
 from projections.clocks import ClockView, SlaState, WorkingDays, opened, track
-from projections.evolve import evolve
+from projections.evolve import evolve, new_record
 from projections.policy import Policy
 from projections.state import Alert, ComplaintState
 from projections.state import Case as Case
@@ -90,9 +90,8 @@ def accept_event(
 
 
 def _case(state: ComplaintState, clocks: SlaState, revision: int) -> Case:
-    """`Case(complaint=state, sla=clocks, revision=revision)`, built from its fields in order, as
-    `clocks._started` builds a period (one per event; tests/unit/test_evolve.py holds the two equal)."""
-    return tuple.__new__(Case, (state, clocks, revision))
+    """`Case(complaint=state, sla=clocks, revision=revision)`, through `new_record` (one per event)."""
+    return new_record(Case, (state, clocks, revision))
 
 
 def _repinned(sla: SlaState, event: PolicyAdopted, rules: Rulebook) -> SlaState:

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from events.models import ComplaintEvent
 from projections.complaint import ComplaintState
-from projections.evolve import evolve
+from projections.evolve import evolve, new_record
 from projections.policy import ClockPolicy, Policy, Trigger, worked_out
 from projections.state import Alert as Alert
 from projections.state import AlertKind as AlertKind
@@ -125,19 +125,14 @@ def _step(concern: _Concern, record: ClockRecord | None, event: ComplaintEvent) 
     return record
 
 
-_new = tuple.__new__
-
-
 def _started(at: datetime) -> Period:
-    """`Period(started_at=at)`, built from its fields in order: a named tuple's own `__new__` is
-    Python even here, and with keywords it costs twice this (one or two records per clock an
-    event moves; tests/unit/test_evolve.py holds the two to the same fields)."""
-    return _new(Period, (at, 0.0, None, None))
+    """`Period(started_at=at)`, through `new_record` (one or two records per clock an event moves)."""
+    return new_record(Period, (at, 0.0, None, None))
 
 
 def _record(periods: tuple[Period, ...], stopped_at: datetime | None = None) -> ClockRecord:
-    """`ClockRecord(periods=periods, stopped_at=stopped_at)`, built as `_started` builds a period."""
-    return _new(ClockRecord, (periods, stopped_at))
+    """`ClockRecord(periods=periods, stopped_at=stopped_at)`, through `new_record`."""
+    return new_record(ClockRecord, (periods, stopped_at))
 
 
 def _ended(period: Period, at: datetime) -> Period:

@@ -34,7 +34,12 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 
 Record = TypeVar("Record", bound=NamedTuple)
-_new = tuple.__new__
+new_record = tuple.__new__
+"""`new_record(Kind, values)` builds a record from its fields' values in order, as `Kind(*values)`
+would, without a named tuple's own `__new__`, which is Python even in the compiled modules: half
+the cost positionally, a third with keywords. What the fold and the judgement build at every step
+goes through it (`evolve`, `clocks._started`, `case._case`, `sla`'s thresholds); a field added to
+or moved in a record must fail tests/unit/test_evolve.py rather than shift a value."""
 _POSITIONS: dict[type, dict[str, int]] = {}
 """record class → each field's position, worked out on the first copy of that class."""
 
@@ -48,7 +53,7 @@ def evolve(record: Record, **changes: Any) -> Record:
     values = list(record)
     for name, value in changes.items():
         values[positions[name]] = value
-    return _new(kind, values)
+    return new_record(kind, values)
 
 
 Stored = TypeVar("Stored", bound=type[Any])
@@ -67,7 +72,7 @@ def _schema(kind: type[Any], handler: GetCoreSchemaHandler) -> CoreSchema:
     fields = {name: core_schema.typed_dict_field(handler.generate_schema(hints[name])) for name in kind._fields}
 
     def build(fields: dict[str, Any]) -> Any:
-        return _new(kind, fields.values())
+        return new_record(kind, fields.values())
 
     return core_schema.no_info_after_validator_function(
         build, core_schema.typed_dict_schema(fields, extra_behavior="forbid")

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
-from projections.evolve import evolve
+from projections.evolve import evolve, new_record
 from projections.policy import ClockPolicy, Policy, Tier, worked_out
 
 
@@ -289,17 +289,12 @@ def _thresholds(
         deadline = begun + budget.span
         warning_at = begun + budget.share
     thresholds = [
-        _new(_Threshold, ("at_risk", 0, warning_at, deadline, None, plan.at_risk)),
-        _new(_Threshold, ("breached", 0, deadline, deadline, None, plan.breached)),
+        new_record(_Threshold, ("at_risk", 0, warning_at, deadline, None, plan.at_risk)),
+        new_record(_Threshold, ("breached", 0, deadline, deadline, None, plan.breached)),
     ]
     for level, after, notify, suffix in plan.escalations:
-        thresholds.append(_new(_Threshold, ("escalated", level, deadline + after, deadline, notify, suffix)))
+        thresholds.append(new_record(_Threshold, ("escalated", level, deadline + after, deadline, notify, suffix)))
     return thresholds
-
-
-_new = tuple.__new__
-"""Builds a `_Threshold` from its fields in order, without the Python-level `__new__` of a named
-tuple: half the cost, and five of them per clock period at every step."""
 
 
 def _plans(policy: Policy) -> dict[str, _Plan]:
