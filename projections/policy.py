@@ -60,13 +60,6 @@ class Tier(_Strict):
     claim_at_least: Money | None = None
     categories: list[Category] | None = None
 
-    def fits(self, claim: Decimal, category: str) -> bool:
-        return (
-            (self.claim_below is None or claim < self.claim_below)
-            and (self.claim_at_least is None or claim >= self.claim_at_least)
-            and (self.categories is None or category in self.categories)
-        )
-
 
 class Escalation(_Strict):
     """Who is told, `after` the deadline, while the clock is still not stopped."""
@@ -77,6 +70,10 @@ class Escalation(_Strict):
 
 
 class ClockPolicy(_Strict):
+    """A clock: its triggers, its budgets and escalation chain. A period's budget is
+    `restart_budget` for a period after a restart, if set; else that of the first tier the claim
+    and category fit; else the last tier's (the SLA judgement applies it: `sla._Plan.budget`)."""
+
     name: str
     description: str = ""
     start: list[Trigger]
@@ -90,14 +87,6 @@ class ClockPolicy(_Strict):
     warning_ratio: float | None = Field(default=None, gt=0, lt=1)
     escalation: list[Escalation] = []
     only_categories: list[Category] | None = None
-
-    def budget_for(self, claim: Decimal, category: str, *, restarted: bool) -> float:
-        if restarted and self.restart_budget is not None:
-            return self.restart_budget
-        for tier in self.budgets:
-            if tier.fits(claim, category):
-                return tier.budget
-        return self.budgets[-1].budget
 
 
 class Policy(_Strict):

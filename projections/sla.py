@@ -34,8 +34,7 @@ class _Budget:
     """One of a clock's budgets as its plan holds it: when it applies (the claim below, or at
     least, an amount; the categories), its seconds, and those as a span and as the span its
     warning ratio allows (a `timedelta` times a float is the slowest part of a threshold). A plain
-    class, which mypyc compiles into a struct; `ClockPolicy.budget_for` says which one applies,
-    and `_Plan.budget` must say the same (tests/property/test_budgets.py)."""
+    class, which mypyc compiles into a struct."""
 
     def __init__(self, tier: Tier | None, seconds: float, ratio: float) -> None:
         self.claim_below = None if tier is None else tier.claim_below
@@ -74,7 +73,7 @@ class _Plan:
         )
 
     def budget(self, claim: Decimal, category: str, *, restarted: bool) -> _Budget:
-        """The budget of a period: `ClockPolicy.budget_for`'s choice."""
+        """The budget of a period, as `ClockPolicy` states the rule (tests/property/test_budgets.py)."""
         if restarted and self.restart is not None:
             return self.restart
         for budget in self.budgets:
