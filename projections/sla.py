@@ -9,7 +9,7 @@ time reached it (a pause or stop freezes the period, a restart opens a new one).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from functools import lru_cache, partial
 from typing import NamedTuple
@@ -86,6 +86,18 @@ Due = dict[str, tuple[datetime, Callable[[], Alert]]]
 """alert_id → (due_at, how to build the alert)"""
 
 
+class _Walk(NamedTuple):
+    """One walk of a complaint's thresholds at an instant (`Judge._walk`): the instant as asked and
+    as compared (in the complaint's zone), the alerts due, each clock's escalation level, and the
+    first instant after it something falls due."""
+
+    asked: datetime
+    local: datetime
+    due: Due
+    levels: dict[str, int]
+    upcoming: datetime | None
+
+
 def evaluate(
     sla: SlaState, complaint: ComplaintState, policy: Policy, now: datetime, calendar: WorkingDays | None = None
 ) -> list[ClockView]:
@@ -154,7 +166,7 @@ class Judge:
         clocks = sla.clocks
         self._started = [(plan.clock, clocks[name]) for name, plan in self._plans.items() if name in clocks]
         self._thresholds: dict[tuple[str, int], list[_Threshold]] = {}
-        self._judged: tuple[datetime, Due, dict[str, int], datetime | None] | None = None
+        self._walked: _Walk | None = None
 
     def started(self) -> list[tuple[ClockPolicy, ClockRecord]]:
         return self._started
@@ -169,23 +181,13 @@ class Judge:
         return known
 
     def view(self, clock: ClockPolicy, record: ClockRecord, now: datetime) -> ClockView:
-        return _view(clock, record, self._local(now), self, self._judge(now)[1].get(clock.name, 0))
+        walk = self._walk(now)
+        return _view(clock, record, walk.local, self, walk.levels.get(clock.name, 0))
 
     def views(self, now: datetime) -> list[ClockView]:
-        local, levels = self._local(now), self._judge(now)[1]
+        walk = self._walk(now)
+        local, levels = walk.local, walk.levels
         return [_view(clock, record, local, self, levels.get(clock.name, 0)) for clock, record in self._started]
-
-    def _local(self, now: datetime) -> datetime:
-        """`now` in the zone of the complaint's instants, to compare with them: the same instant,
-        compared ~15 times faster when both share a zone object (`events.types.in_shared_zone`).
-        Only compared and subtracted, never written: what the judge says is the same either way."""
-        zone = self.complaint.received_at.tzinfo
-        if now.tzinfo is zone or zone is None:
-            return now
-        try:
-            return now.astimezone(zone)
-        except OverflowError:  # pragma: no cover - an instant within a day of datetime's range
-            return now
 
     def settle(self, now: datetime) -> tuple[list[Alert], list[Alert]]:
         due = self.due(now)
@@ -199,21 +201,21 @@ class Judge:
         """The first instant after `now` at which something falls due: a threshold a period will
         still reach (running, or stopped or paused later than it: an event can be dated up to the
         allowed clock skew ahead of the wall clock), or a notice dated after `now`."""
-        return self._judge(now)[2]
+        return self._walk(now).upcoming
 
     def due(self, now: datetime) -> Due:
         """alert_id → (due_at, how to build the alert) for every alert due at `now`."""
-        return self._judge(now)[0]
+        return self._walk(now).due
 
-    def _judge(self, now: datetime) -> tuple[Due, dict[str, int], datetime | None]:
+    def _walk(self, now: datetime) -> _Walk:
         """Every threshold reached by `now`, once for a step's settle, views and next due instant:
         the alerts due, each clock's escalation level (the highest `escalated` threshold reached),
         and the first instant after `now` something falls due. A period's thresholds are in time
         order and reached up to an instant, so the walk of a period stops at the first one not
         reached: the next one it will reach, if it still runs then."""
-        if self._judged is not None and self._judged[0] == now:
-            return self._judged[1], self._judged[2], self._judged[3]
-        asked, now = now, self._local(now)
+        if self._walked is not None and self._walked.asked == now:
+            return self._walked
+        asked, now = now, _in_zone(now, self.complaint.received_at.tzinfo)
         due: Due = {}
         levels: dict[str, int] = {}
         upcoming: datetime | None = None
@@ -245,8 +247,20 @@ class Judge:
                         due[alert_id] = (at, partial(_clock_alert, self.complaint, clock, threshold))
                     if threshold.kind == "escalated" and threshold.level > levels.get(clock.name, 0):
                         levels[clock.name] = threshold.level
-        self._judged = (asked, due, levels, upcoming)
-        return due, levels, upcoming
+        self._walked = new_record(_Walk, (asked, now, due, levels, upcoming))
+        return self._walked
+
+
+def _in_zone(now: datetime, zone: tzinfo | None) -> datetime:
+    """`now` in `zone`, the zone of the complaint's instants, to compare with them: the same
+    instant, compared ~15 times faster when both share a zone object (`events.types.in_shared_zone`).
+    Only compared and subtracted, never written: what the judge says is the same either way."""
+    if now.tzinfo is zone or zone is None:
+        return now
+    try:
+        return now.astimezone(zone)
+    except OverflowError:  # pragma: no cover - an instant within a day of datetime's range
+        return now
 
 
 def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge, level: int) -> ClockView:
