@@ -1,9 +1,10 @@
 """The fold's modules compiled to C extensions with mypyc when the project is installed.
 
 The pure core (projections/) is typed throughout; mypyc compiles its hot modules (the state
-machine, the clocks, the SLA judgement, the case's two steps, the records' copy) from the same
-sources, which stay the reference: the compiled modules behave as they do, and are about a fifth
-faster (docs/performance.md, "The core compiled"). Everything else is installed as Python.
+machine, the clocks, the SLA judgement, the case's two steps, the records' copy, the triggers'
+conditions) from the same sources, which stay the reference: the compiled modules behave as they
+do, and are faster (docs/performance.md, "Reading the table without pydantic, and the core
+compiled" and "The settle and the clock step compiled through"). Everything else is Python.
 
 `COMPLAINTFLOW_COMPILE=0` installs the core as Python too (no C compiler needed). Each compiled
 module's source digest is written to `projections/compiled.json` beside it, and importing

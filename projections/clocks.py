@@ -45,12 +45,12 @@ def track(sla: SlaState, event: ComplaintEvent, complaint: ComplaintState, polic
         only = concern.only_categories
         if only is not None and complaint.category not in only:
             continue
-        before = clocks.get(concern.clock)
+        before = clocks.get(concern.name)
         record = _step(concern, before, event)
         if record is not before and record is not None:
             if clocks is sla.clocks:
                 clocks = dict(clocks)
-            clocks[concern.clock] = record
+            clocks[concern.name] = record
     notices = sla.notices
     for kind in _notices(complaint, policy):
         if kind not in notices:
@@ -77,7 +77,7 @@ class _Concern:
     def __init__(
         self, clock: ClockPolicy, start: _When, stop: _When, restart: _When, pause: _When, resume: _When
     ) -> None:
-        self.clock: str = clock.name
+        self.name: str = clock.name
         self.only_categories: frozenset[str] | None = (
             None if clock.only_categories is None else frozenset(clock.only_categories)
         )
