@@ -10,7 +10,7 @@ from __future__ import annotations
 import faust
 from aiokafka import AIOKafkaConsumer
 
-from services import delivery, fetching, handoff, output, recovery
+from services import delivery, fetching, handoff, output, recovery, yielding
 from services.feed import ReadModelFeed
 from services.kafka_options import client_options, faust_credentials
 from services.rules import load_rulebook
@@ -82,6 +82,7 @@ def create_app(settings: Settings) -> faust.App:
 app = create_app(settings)
 fetching.install(settings.consumer_fetch_max_wait_ms)
 handoff.install()
+yielding.install()
 recovery.install(lambda: AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False))
 delivery.install()
 
