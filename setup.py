@@ -2,7 +2,7 @@
 
 The pure core (projections/) is typed throughout; mypyc compiles its hot modules (the state
 machine, the clocks, the SLA judgement, the case's two steps, the records' copy, the triggers'
-conditions) from the same sources, which stay the reference: the compiled modules behave as they
+conditions, the workload's tallies) from the same sources, which stay the reference: the compiled modules behave as they
 do, and are faster (docs/performance.md, "Reading the table without pydantic, and the core
 compiled" and "The settle and the clock step compiled through"). Everything else is Python.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from setuptools import setup
 
 ROOT = Path(__file__).parent
-COMPILED = ["complaint", "clocks", "sla", "case", "evolve", "triggers"]
+COMPILED = ["complaint", "clocks", "sla", "case", "evolve", "triggers", "tally"]
 """The modules of projections/ compiled: what the fold and the settle run, event after event."""
 
 

@@ -1,5 +1,6 @@
 """The fold's state and what it says, as records: `Case`, `ComplaintState`, `SlaState`,
-`ClockRecord`, `Period` (what the table stores), `ClockView` and `Alert` (what a step says).
+`ClockRecord`, `Period` (what the table stores), `ClockView` and `Alert` (what a step says),
+`Membership` (what a complaint counts for in a department's workload).
 
 Defined here, apart from the functions that fold and judge them (projections/complaint.py,
 clocks.py, sla.py, case.py), because those modules are compiled with mypyc when the project is
@@ -146,3 +147,27 @@ class Settled(NamedTuple):
     case: Case
     raised: list[Alert]
     retracted: list[Alert]
+
+
+Standing = Literal["ok", "at_risk", "breached"]
+"""How an open complaint counts in its department's workload: its worst clock."""
+
+
+class Membership(NamedTuple):
+    """What one complaint contributes to one department, as of the complaint's `version` (its
+    case revision in the live system, which also grows when an alert changes its standing).
+
+    A `NamedTuple`, built only by `projections.tally.membership` from a typed state, never read
+    from the wire: the live agent builds two to six per event to count its shares (a frozen
+    pydantic model, validated at each build, cost ~3 µs each: docs/performance.md)."""
+
+    department: str
+    complaint_id: str
+    version: int
+    handling: bool
+    owned: bool
+    stage: Stage
+    handler: str | None
+    standing: Standing
+    """The complaint's worst clock: at_risk or breached (counted where it is handled), else ok."""
+    received_at: datetime

@@ -6,41 +6,26 @@ membership per (department, complaint) and folds each newer one into the departm
 `apply(view, before, after)` takes `before`'s contribution out and puts `after`'s in. An older or
 repeated membership changes nothing, so redelivery never counts a complaint twice, and the counts
 are always rebuildable from the memberships alone (`rebuild`).
+
+The memberships and the counting in place (`Membership`, `membership`, `Tally`) live in
+projections/tally.py, which is compiled (the live worker counts every step); this module holds the
+pydantic models of the records published, and builds them from a tally.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from projections.complaint import ComplaintState, Stage
-
-UNASSIGNED = "(unassigned)"
-Standing = Literal["ok", "at_risk", "breached"]
-
-
-class Membership(NamedTuple):
-    """What one complaint contributes to one department, as of the complaint's `version` (its
-    case revision in the live system, which also grows when an alert changes its standing).
-
-    A `NamedTuple`, built only by `membership` from a typed state, never read from the wire: the
-    live agent builds two to six per event to count its shares (a frozen pydantic model, validated
-    at each build, cost ~3 µs each: docs/performance.md)."""
-
-    department: str
-    complaint_id: str
-    version: int
-    handling: bool
-    owned: bool
-    stage: Stage
-    handler: str | None
-    standing: Standing
-    """The complaint's worst clock: at_risk or breached (counted where it is handled), else ok."""
-    received_at: datetime
+from projections.complaint import ComplaintState
+from projections.state import Membership as Membership
+from projections.state import Standing as Standing
+from projections.tally import UNASSIGNED as UNASSIGNED
+from projections.tally import Tally as Tally
+from projections.tally import membership as membership
 
 
 class Counts(BaseModel):
@@ -62,24 +47,6 @@ class DepartmentWorkload(Counts):
 
     open_since: dict[str, datetime] = {}
     """complaint_id → received_at of each open complaint handled here: its minimum is the oldest."""
-
-
-def membership(
-    state: ComplaintState, department: str, *, version: int | None = None, standing: Standing = "ok"
-) -> Membership:
-    """The complaint's place in `department` (possibly none at all: both flags false). `version`
-    defaults to the complaint's; the live system passes its case revision."""
-    return Membership(
-        department=department,
-        complaint_id=state.complaint_id,
-        version=state.version if version is None else version,
-        handling=state.is_open and state.department == department,
-        owned=state.is_open and state.owner_department == department,
-        stage=state.stage,
-        handler=state.handler,
-        standing=standing if state.is_open else "ok",
-        received_at=state.received_at,
-    )
 
 
 def memberships_changed(before: ComplaintState | None, after: ComplaintState) -> list[Membership]:
@@ -105,14 +72,14 @@ def apply(view: DepartmentWorkload, before: Membership | None, after: Membership
     Copies the view (O(open complaints)): the live agent keeps a `Tally` instead."""
     if not supersedes(after, before):
         return view
-    tally = Tally.of(view)
+    tally = tally_of(view)
     tally.replace(before, after)
-    return tally.freeze()
+    return frozen(tally)
 
 
 def rebuild(department: str, members: Iterable[Membership]) -> DepartmentWorkload:
     """The department's workload from its memberships alone (after a restart or rebalance)."""
-    return Tally.of(DepartmentWorkload(department=department), members).freeze()
+    return frozen(tally_of(DepartmentWorkload(department=department), members))
 
 
 def to_record(view: DepartmentWorkload, now: datetime | None = None) -> dict[str, Any]:
@@ -144,109 +111,27 @@ def combined_record(department: str, shares: Iterable[Share], now: datetime | No
     the same record `to_record` gives for the department's memberships from every partition."""
     total, oldest = Tally(department), []
     for share in shares:
-        total.add_share(share)
+        total.add_counts(share.open, share.owned, share.at_risk, share.breached, share.by_stage, share.handlers)
         if share.oldest_received_at is not None:
             oldest.append(share.oldest_received_at)
     return _record(Counts(**total.counts()), min(oldest, default=None), now)
 
 
-class Tally:
-    """A department's workload updated in place, O(log n) per membership: what the complaint agent
-    keeps per partition and department (services/shares.py), and what `apply` and `rebuild` fold
-    with. Mutable on purpose: a department holds thousands of open complaints, and an immutable
-    view copied (and re-validated) its `open_since` index on every membership, which made loading
-    100,000 open complaints quadratic."""
-
-    def __init__(self, department: str) -> None:
-        self.department = department
-        self.open = self.owned = 0
-        self.standing = {"at_risk": 0, "breached": 0}
-        self.by_stage: dict[str, int] = {}
-        self.handlers: dict[str, int] = {}
-        self.open_since: dict[str, datetime] = {}
-        self._oldest: list[tuple[datetime, str]] = []
-        """A heap of (received_at, complaint_id), entries no longer in `open_since` dropped lazily."""
-
-    @classmethod
-    def of(cls, view: DepartmentWorkload, members: Iterable[Membership] = ()) -> Tally:
-        """A tally starting from `view`, with `members` added."""
-        tally = cls(view.department)
-        tally.open, tally.owned = view.open, view.owned
-        tally.standing = {"at_risk": view.at_risk, "breached": view.breached}
-        tally.by_stage, tally.handlers, tally.open_since = dict(view.by_stage), dict(view.handlers), {}
-        for complaint_id, received_at in view.open_since.items():
-            tally._open(complaint_id, received_at)
-        for member in members:
-            tally.add(member, +1)
-        return tally
-
-    def replace(self, before: Membership | None, after: Membership) -> None:
-        """`after` takes the place of `before` (what the complaint counted for until now)."""
-        if before is not None:
-            self.add(before, -1)
-        self.add(after, +1)
-
-    def add(self, member: Membership, sign: int) -> None:
-        if member.owned:
-            self.owned += sign
-        if member.handling:
-            self.open += sign
-            _bump(self.by_stage, member.stage, sign)
-            _bump(self.handlers, member.handler or UNASSIGNED, sign)
-            if member.standing != "ok":
-                self.standing[member.standing] += sign
-            if sign > 0:
-                self._open(member.complaint_id, member.received_at)
-            else:
-                self.open_since.pop(member.complaint_id, None)
-
-    def add_share(self, share: Share) -> None:
-        """Another partition's counts for the same department (`open_since` is the shares' own)."""
-        self.open, self.owned = self.open + share.open, self.owned + share.owned
-        self.standing["at_risk"] += share.at_risk
-        self.standing["breached"] += share.breached
-        for name, count in share.by_stage.items():
-            _bump(self.by_stage, name, count)
-        for name, count in share.handlers.items():
-            _bump(self.handlers, name, count)
-
-    def oldest(self) -> datetime | None:
-        """When the longest-open complaint handled here was received."""
-        heap = self._oldest
-        while heap and self.open_since.get(heap[0][1]) != heap[0][0]:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
-
-    def share(self, partition: int) -> Share:
-        """This tally as the share of one complaints partition."""
-        return Share(**self.counts(), partition=partition, oldest_received_at=self.oldest())
-
-    def freeze(self) -> DepartmentWorkload:
-        return DepartmentWorkload(**self.counts(), open_since=dict(self.open_since))
-
-    def counts(self) -> dict[str, Any]:
-        """The counted fields, as `Counts` and its subclasses take them."""
-        return {
-            "department": self.department,
-            "open": self.open,
-            "owned": self.owned,
-            "at_risk": self.standing["at_risk"],
-            "breached": self.standing["breached"],
-            "by_stage": dict(sorted(self.by_stage.items())),
-            "handlers": dict(sorted(self.handlers.items())),
-        }
-
-    def _open(self, complaint_id: str, received_at: datetime) -> None:
-        self.open_since[complaint_id] = received_at
-        heapq.heappush(self._oldest, (received_at, complaint_id))
-        if len(self._oldest) > 2 * len(self.open_since) + 1024:  # drop stale entries before they pile up
-            self._oldest = [(at, cid) for cid, at in self.open_since.items()]
-            heapq.heapify(self._oldest)
+def tally_of(view: DepartmentWorkload, members: Iterable[Membership] = ()) -> Tally:
+    """A tally starting from `view`, with `members` added."""
+    tally = Tally(view.department)
+    tally.add_counts(view.open, view.owned, view.at_risk, view.breached, view.by_stage, view.handlers)
+    for complaint_id, received_at in view.open_since.items():
+        tally.opened(complaint_id, received_at)
+    for member in members:
+        tally.add(member, +1)
+    return tally
 
 
-def _bump(counts: dict[str, int], name: str, sign: int) -> None:
-    value = counts.get(name, 0) + sign
-    if value:
-        counts[name] = value
-    else:
-        counts.pop(name, None)
+def share_of(tally: Tally, partition: int) -> Share:
+    """`tally` as the share of one complaints partition."""
+    return Share(**tally.counts(), partition=partition, oldest_received_at=tally.oldest())
+
+
+def frozen(tally: Tally) -> DepartmentWorkload:
+    return DepartmentWorkload(**tally.counts(), open_since=dict(tally.open_since))

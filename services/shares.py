@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from projections.case import Case
-from projections.workload import Membership, Share, Standing, Tally, membership
+from projections.tally import Tally, counted
+from projections.workload import Share, Standing, share_of
 
 Key = tuple[int, str]
 """(complaints.events partition, department)"""
@@ -35,12 +36,12 @@ class PartitionShares:
     ) -> None:
         """`after` (with its standing now) replaces `before` (as it was counted) in `departments`."""
         complaint_id = after.complaint_id
-        counted = self._standing.pop(complaint_id, "ok")
+        was = self._standing.pop(complaint_id, "ok")
         if standing != "ok" and after.complaint.is_open:
             self._standing[complaint_id] = standing
         for department in dict.fromkeys(departments):
-            old = None if before is None else _counted(before, department, counted)
-            new = _counted(after, department, standing)
+            old = None if before is None else counted(before.complaint, department, was)
+            new = counted(after.complaint, department, standing)
             if old != new:
                 self._tally(partition, department).replace(old, new)
                 self._changed.add((partition, department))
@@ -73,7 +74,7 @@ class PartitionShares:
     def take_changed(self) -> list[Share]:
         """The shares changed since the last call, in a stable order; they are no longer marked changed."""
         changed, self._changed = sorted(self._changed), set()
-        return [self._tallies[key].share(key[0]) for key in changed]
+        return [share_of(self._tallies[key], key[0]) for key in changed]
 
     def mark_changed(self, shares: Iterable[Share]) -> None:
         """Shares that could not be published: publish them again next time."""
@@ -115,9 +116,3 @@ class Recount:
     def counting(self, key: bytes) -> PartitionShares | None:
         """Where the agent counts a step of complaint `key`: None before the walk reaches it."""
         return None if key in self._unreached else self.counted
-
-
-def _counted(case: Case, department: str, standing: Standing) -> Membership:
-    """What `case` counts for in `department`; its standing counts only where it is handled."""
-    handled_here = case.complaint.department == department
-    return membership(case.complaint, department, version=0, standing=standing if handled_here else "ok")

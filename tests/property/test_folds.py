@@ -201,7 +201,9 @@ def test_shares_of_every_partition_add_up_to_the_departments_workload(complaints
     now = max(state.last_event_at for state in states.values()) + timedelta(minutes=data.draw(st.integers(0, 999)))
 
     for department in {department for _, department in tallies}:
-        shares = [tally.share(partition) for (partition, name), tally in tallies.items() if name == department]
+        shares = [
+            workload.share_of(tally, partition) for (partition, name), tally in tallies.items() if name == department
+        ]
         members = [workload.membership(state, department) for state in states.values()]
         assert workload.combined_record(department, shares, now) == workload.to_record(
             workload.rebuild(department, members), now

@@ -319,8 +319,8 @@ def test_real_records_validate_against_the_documented_schemas(doc: Document) -> 
         "complaints.alerts": [*late_alerts, *alert_records(MAJOR_INJURY, hours_later=0)],
         "complaints.sla-ticks": [{"complaint_id": "C-9", "due_at": RECEIVED["occurred_at"]}],
         "complaints.workload-shares": [
-            workload.Tally.of(view).share(3).model_dump(mode="json"),
-            workload.Tally("Apparel").share(0).model_dump(mode="json"),
+            workload.share_of(workload.tally_of(view), 3).model_dump(mode="json"),
+            workload.share_of(workload.Tally("Apparel"), 0).model_dump(mode="json"),
         ],
         "complaints.rejected": [
             rejected(None, b"\xff"),

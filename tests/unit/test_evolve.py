@@ -12,7 +12,8 @@ from conftest import assigned, fold, inspected, received, ruled
 from projections.case import _case, dump_case, load_case
 from projections.clocks import ClockRecord, Period, _record, _started
 from projections.evolve import evolve
-from projections.state import Case
+from projections.state import Case, Membership
+from projections.tally import membership
 from services.rules import load_rulebook
 from services.settings import Settings
 from tests.folding import cases_of, dump_state, load_state
@@ -63,9 +64,10 @@ def _reversed(value: Any) -> Any:
 
 
 def test_the_records_the_fold_builds_by_position_are_those_built_by_name() -> None:
-    """`_started`, `_record` (projections/clocks.py) and `_case` (projections/case.py) build records
-    from their fields in order, which is cheaper than a named tuple's own `__new__`: a field added
-    to or moved in projections/state.py must fail here rather than shift a value into another."""
+    """`_started`, `_record` (projections/clocks.py), `_case` (projections/case.py) and `membership`
+    (projections/tally.py) build records from their fields in order, which is cheaper than a named
+    tuple's own `__new__`: a field added to or moved in projections/state.py must fail here rather
+    than shift a value into another."""
     started, stopped = datetime(2026, 12, 6, 10, tzinfo=UTC), datetime(2026, 12, 7, 9, tzinfo=UTC)
     period = Period(started_at=started)
     case = cases_of([received(), assigned(minute=5)], load_rulebook(Settings()))[-1]
@@ -75,3 +77,17 @@ def test_the_records_the_fold_builds_by_position_are_those_built_by_name() -> No
     assert _record((period,), stopped_at=stopped) == ClockRecord(periods=(period,), stopped_at=stopped)
     built = _case(case.complaint, case.sla, 7)
     assert built == Case(complaint=case.complaint, sla=case.sla, revision=7) and type(built) is Case
+    state = case.complaint
+    member = membership(state, state.department, version=3, standing="at_risk")
+    assert type(member) is Membership
+    assert member == Membership(
+        department=state.department,
+        complaint_id=state.complaint_id,
+        version=3,
+        handling=True,
+        owned=state.owner_department == state.department,
+        stage=state.stage,
+        handler=state.handler,
+        standing="at_risk",
+        received_at=state.received_at,
+    )
