@@ -9,9 +9,9 @@ its wheels) starts every event with
 so that an agent working a full queue still lets the consumer loop, the producer's sender, delivery
 callbacks and timers run. Each of those turns of the event loop polls the sockets and runs whatever
 is ready, whether or not anything is (~2.4 µs for the turn alone), and gives the producer's sender
-a turn to send the one or two records the step made. With a turn every 16 events, the worker
-spent ~6 % less CPU per event on figure 1's backlog, and the broker less too: fewer, larger
-produce requests (docs/performance.md, "Fewer turns of the event loop").
+a turn to send the one or two records the step made. With a turn every 16 events the worker spent
+8 % less CPU per event on figure 1's backlog, on average over six alternating pairs
+(docs/performance.md, "Fewer turns of the event loop").
 
 `install` gives that module a `sleep` that, asked for `sleep(0)`, really yields on one call in
 `EVENTS_PER_TURN` and returns at once on the others; any other delay is asyncio's own. What runs is
