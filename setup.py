@@ -2,9 +2,10 @@
 
 The pure core (projections/) is typed throughout; mypyc compiles its hot modules (the state
 machine, the clocks, the SLA judgement, the case's two steps, the records' copy, the triggers'
-conditions, the workload's tallies) from the same sources, which stay the reference: the compiled modules behave as they
-do, and are faster (docs/performance.md, "Reading the table without pydantic, and the core
-compiled" and "The settle and the clock step compiled through"). Everything else is Python.
+conditions, the workload's tallies) from the same sources, which stay the reference: the compiled
+modules behave as they do, and are faster (docs/performance.md, "Reading the table without
+pydantic, and the core compiled", "The settle and the clock step compiled through" and "Fewer
+turns of the event loop, and the workload's tallies compiled"). Everything else is Python.
 
 `COMPLAINTFLOW_COMPILE=0` installs the core as Python too (no C compiler needed). Each compiled
 module's source digest is written to `projections/compiled.json` beside it, and importing
@@ -22,7 +23,8 @@ from setuptools import setup
 
 ROOT = Path(__file__).parent
 COMPILED = ["complaint", "clocks", "sla", "case", "evolve", "triggers", "tally"]
-"""The modules of projections/ compiled: what the fold and the settle run, event after event."""
+"""The modules of projections/ compiled: what the fold, the settle and the worker's count of its
+shares run, event after event."""
 
 
 def compiled_extensions() -> list[object]:
