@@ -180,10 +180,6 @@ class Judge:
             known = self._thresholds[key] = _thresholds(clock, plan, record, index, self.complaint, self.calendar)
         return known
 
-    def view(self, clock: ClockPolicy, record: ClockRecord, now: datetime) -> ClockView:
-        walk = self._walk(now)
-        return _view(clock, record, walk.local, self, walk.levels.get(clock.name, 0))
-
     def views(self, now: datetime) -> list[ClockView]:
         walk = self._walk(now)
         local, levels = walk.local, walk.levels
