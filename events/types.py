@@ -59,11 +59,18 @@ def in_shared_zone(moment: datetime) -> datetime:
     if zone is None:
         return moment
     shared = _ZONES.setdefault(zone, zone)  # zones of one offset are equal, so one is kept per offset
-    if shared is zone:
+    return moment if shared is zone else in_zone(moment, shared)
+
+
+def in_zone(moment: datetime, zone: tzinfo | None) -> datetime:
+    """The same instant in `zone` (`moment` itself when it is already there, or no zone is given).
+    An instant within a day of datetime's range keeps its own zone: moving it through UTC would
+    overflow."""
+    if zone is None or moment.tzinfo is zone:
         return moment
     try:
-        return moment.astimezone(shared)
-    except OverflowError:  # an instant within a day of datetime's range: kept in its own zone
+        return moment.astimezone(zone)
+    except OverflowError:
         return moment
 
 

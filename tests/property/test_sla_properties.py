@@ -358,7 +358,7 @@ def test_the_same_events_and_now_give_byte_identical_records(events: Events, dat
 def test_the_judgement_is_the_same_whatever_offset_now_is_given_at(events: Events, data: st.DataObject) -> None:
     """`now` is the same instant written at any offset: the live worker's wall clock is UTC, replay's
     log time too, and the complaint's instants are at the mall's offset. The judge compares them in
-    the complaint's zone (`sla._in_zone`, once per walk), which must change nothing it says."""
+    the complaint's zone (`events.types.in_zone`, once per walk), which must change nothing it says."""
     case = folded(events)
     now = occurred(events[-1]) + data.draw(instants, label="now - last event")
     offset = timedelta(minutes=data.draw(st.integers(-14 * 60, 14 * 60), label="another offset, minutes"))
