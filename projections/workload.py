@@ -111,7 +111,7 @@ def combined_record(department: str, shares: Iterable[Share], now: datetime | No
     the same record `to_record` gives for the department's memberships from every partition."""
     total, oldest = Tally(department), []
     for share in shares:
-        total.add_counts(share.open, share.owned, share.at_risk, share.breached, share.by_stage, share.handlers)
+        _add(total, share)
         if share.oldest_received_at is not None:
             oldest.append(share.oldest_received_at)
     return _record(Counts(**total.counts()), min(oldest, default=None), now)
@@ -120,7 +120,7 @@ def combined_record(department: str, shares: Iterable[Share], now: datetime | No
 def tally_of(view: DepartmentWorkload, members: Iterable[Membership] = ()) -> Tally:
     """A tally starting from `view`, with `members` added."""
     tally = Tally(view.department)
-    tally.add_counts(view.open, view.owned, view.at_risk, view.breached, view.by_stage, view.handlers)
+    _add(tally, view)
     for complaint_id, received_at in view.open_since.items():
         tally.opened(complaint_id, received_at)
     for member in members:
@@ -135,3 +135,8 @@ def share_of(tally: Tally, partition: int) -> Share:
 
 def frozen(tally: Tally) -> DepartmentWorkload:
     return DepartmentWorkload(**tally.counts(), open_since=dict(tally.open_since))
+
+
+def _add(tally: Tally, counts: Counts) -> None:
+    """`counts` (a view, or another partition's share) added to `tally`'s counts."""
+    tally.add_counts(counts.open, counts.owned, counts.at_risk, counts.breached, counts.by_stage, counts.handlers)
