@@ -30,19 +30,17 @@ from faust.types import TP
 from faust.types.enums import ProcessingGuarantee
 
 from events.errors import ConfigurationError
+from services.pins import require_faust
 
-PATCHED_FAUST_VERSION = "0.15.3"
 _ORIGINAL_COMMIT_OFFSETS = Consumer._commit_offsets
 
 
 def install(app: faust.App, before_commit: Callable[[], Awaitable[None]]) -> None:
     """Make every offset commit in this process await `before_commit()` first: the wrapper is on
     Faust's consumer class, and a worker process runs one app (`app` is checked for its guarantee)."""
-    if faust.__version__ != PATCHED_FAUST_VERSION:
-        raise ConfigurationError(
-            f"services/commits.py wraps faust-streaming {PATCHED_FAUST_VERSION}, found {faust.__version__}: re-check "
-            "that Consumer._commit_offsets is still the one path every commit takes before changing the pin"
-        )
+    require_faust(
+        "services/commits.py wraps Consumer._commit_offsets", "that it is still the one path every commit takes"
+    )
     guarantee: object = app.conf.processing_guarantee  # Faust types the setting as the enum class, not a member
     if guarantee != ProcessingGuarantee.AT_LEAST_ONCE:
         raise ConfigurationError(

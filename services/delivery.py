@@ -42,13 +42,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import faust
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from events.errors import ConfigurationError
+from services.pins import require_faust
 
-PATCHED_FAUST_VERSION = "0.15.3"
 ORIGINALS = {
     "on_recovery_completed": Recovery.on_recovery_completed,
     "_resume_streams": Recovery._resume_streams,
@@ -144,11 +142,7 @@ async def _resume_streams(self: Recovery, generation_id: int = 0) -> None:
 
 def install() -> None:
     """Make Faust hand input partitions back to the agents without losing what it fetched."""
-    if faust.__version__ != PATCHED_FAUST_VERSION:
-        raise ConfigurationError(
-            f"services/delivery.py patches faust-streaming {PATCHED_FAUST_VERSION}, found {faust.__version__}: "
-            "re-check how Faust resumes streams after a rebalance before changing the pin"
-        )
+    require_faust("services/delivery.py patches Recovery", "how Faust resumes streams after a rebalance")
     Recovery.on_recovery_completed = on_recovery_completed  # type: ignore[method-assign]
     Recovery._resume_streams = _resume_streams  # type: ignore[method-assign]
     AIOKafkaConsumerThread._fetch_records = _fetch_records  # type: ignore[method-assign]

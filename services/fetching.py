@@ -33,8 +33,8 @@ import faust
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from events.errors import ConfigurationError
+from services.pins import FAUST_VERSION
 
-PATCHED_FAUST_VERSION = "0.15.3"
 PATCHED_AIOKAFKA_VERSION = "0.14.0"
 _ORIGINAL_CREATE_WORKER_CONSUMER = AIOKafkaConsumerThread._create_worker_consumer
 PREFETCH_BACKOFF_SECONDS = 0.03
@@ -44,9 +44,9 @@ PREFETCH_BACKOFF_SECONDS = 0.03
 def install(fetch_max_wait_ms: int) -> None:
     """Make the worker's consumer wait at most `fetch_max_wait_ms` for new records per fetch, and its
     fetcher at most `PREFETCH_BACKOFF_SECONDS` for Faust to take what it fetched."""
-    if faust.__version__ != PATCHED_FAUST_VERSION or aiokafka.__version__ != PATCHED_AIOKAFKA_VERSION:
+    if faust.__version__ != FAUST_VERSION or aiokafka.__version__ != PATCHED_AIOKAFKA_VERSION:
         raise ConfigurationError(
-            f"services/fetching.py wraps faust-streaming {PATCHED_FAUST_VERSION} on aiokafka "
+            f"services/fetching.py wraps faust-streaming {FAUST_VERSION} on aiokafka "
             f"{PATCHED_AIOKAFKA_VERSION}, found {faust.__version__} on {aiokafka.__version__}: re-check how "
             "Faust builds its consumer (fetch_max_wait_ms) and how aiokafka's fetcher backs off (prefetch_backoff) "
             "before changing the pins"

@@ -31,14 +31,12 @@ from __future__ import annotations
 from collections.abc import Coroutine, Generator
 from typing import Any
 
-import faust
 from faust.transport.consumer import Consumer
 from mode.services import WaitArgT, WaitResults
 from mode.utils.times import Seconds
 
-from events.errors import ConfigurationError
+from services.pins import require_faust
 
-PATCHED_FAUST_VERSION = "0.15.3"
 _ORIGINAL_WAIT_FIRST = Consumer.wait_first
 
 
@@ -106,10 +104,8 @@ def _discard(waiter: WaitArgT) -> None:
 
 def install() -> None:
     """Give Faust's consumers the `wait_first` above (every consumer in this process)."""
-    if faust.__version__ != PATCHED_FAUST_VERSION:
-        raise ConfigurationError(
-            f"services/handoff.py replaces faust-streaming {PATCHED_FAUST_VERSION}'s consumer hand-over, found "
-            f"{faust.__version__}: re-check Consumer._drain_messages and mode's Service.wait_first before changing "
-            "the pin"
-        )
+    require_faust(
+        "services/handoff.py replaces the consumer's hand-over",
+        "Consumer._drain_messages and mode's Service.wait_first",
+    )
     Consumer.wait_first = _wait_first  # type: ignore[assignment]  # a Consumer's, where mode types a Service's

@@ -39,17 +39,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
-import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP, CollectionT
 
-from events.errors import ConfigurationError
 from services.offsets import verified_end_offsets
+from services.pins import require_faust
 
 log = logging.getLogger(__name__)
-PATCHED_FAUST_VERSION = "0.15.3"
 _ORIGINAL = AIOKafkaConsumerThread._highwaters
 _ORIGINAL_BUILD_OFFSETS = Recovery._build_offsets
 RESTORE_SHARE_OF_REQUEST_TIMEOUT = 0.5
@@ -59,11 +57,7 @@ RESTORE_BATCH_RECORDS = 10_000
 def install(make_consumer: Callable[[], AIOKafkaConsumer]) -> None:
     """Make Faust's recovery use verified ends and read its active changelogs with `make_consumer`,
     which builds a group-less consumer."""
-    if faust.__version__ != PATCHED_FAUST_VERSION:
-        raise ConfigurationError(
-            f"services/recovery.py patches faust-streaming {PATCHED_FAUST_VERSION}, found {faust.__version__}: "
-            "re-check Faust's table recovery against the dev broker before changing the pin"
-        )
+    require_faust("services/recovery.py patches table recovery", "Faust's table recovery against the dev broker")
 
     async def _highwaters(self: AIOKafkaConsumerThread, partitions: list[Any]) -> Mapping[Any, int]:
         listed = await _ORIGINAL(self, partitions)

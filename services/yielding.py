@@ -38,9 +38,9 @@ import faust
 import faust.streams
 
 from events.errors import ConfigurationError
+from services.pins import require_faust
 
 log = logging.getLogger(__name__)
-PATCHED_FAUST_VERSION = "0.15.3"
 EVENTS_PER_TURN = 16
 """One real turn of the event loop per this many events of an agent working a queue that holds them.
 At the worker's ~0.3 ms of CPU an event, other tasks wait at most ~5 ms for their turn (asyncio
@@ -90,11 +90,7 @@ def cython_stream_iterator() -> ModuleType | None:
 def install(every: int = EVENTS_PER_TURN) -> None:
     """Give Faust's Cython stream iterator (every stream in this process) a `sleep` that turns the
     event loop once per `every` events."""
-    if faust.__version__ != PATCHED_FAUST_VERSION:
-        raise ConfigurationError(
-            f"services/yielding.py changes how faust-streaming {PATCHED_FAUST_VERSION}'s streams yield, found "
-            f"{faust.__version__}: re-check faust/_cython/streams.pyx (StreamIterator.next) before changing the pin"
-        )
+    require_faust("services/yielding.py changes how streams yield", "faust/_cython/streams.pyx (StreamIterator.next)")
     module = cython_stream_iterator()
     if module is None:
         log.info("Faust's streams run their Python iterator: each event still turns the event loop")

@@ -16,7 +16,7 @@ from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
 from events.errors import ConfigurationError
-from services import delivery
+from services import delivery, pins
 from tests.upstream import source_hash
 
 # sha256 of inspect.getsource() of each method the fix replaces or wraps, in faust-streaming 0.15.3.
@@ -30,7 +30,7 @@ PATCHED_SOURCES = {
 
 
 def test_the_pinned_faust_is_the_one_the_fix_was_written_for() -> None:
-    assert faust.__version__ == delivery.PATCHED_FAUST_VERSION
+    assert faust.__version__ == pins.FAUST_VERSION
 
 
 def test_the_patched_methods_are_unchanged_upstream() -> None:

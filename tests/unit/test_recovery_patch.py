@@ -14,11 +14,11 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
 from events.errors import ConfigurationError
-from services import recovery
+from services import pins, recovery
 
 
 def test_the_pinned_faust_is_the_one_the_fix_was_written_for() -> None:
-    assert faust.__version__ == recovery.PATCHED_FAUST_VERSION
+    assert faust.__version__ == pins.FAUST_VERSION
 
 
 def test_the_wrapped_method_keeps_its_shape() -> None:
