@@ -85,3 +85,15 @@ def test_shards_with_a_horizon_per_complaint_merge_into_what_one_history_folds()
     assert merged.lagging == one.lagging and merged.counts == one.counts
     assert list(merged.records()) == list(one.records())
     assert merged.workloads() == one.workloads()
+
+
+def test_a_shard_is_written_out_by_its_size_never_by_its_records() -> None:
+    """A child's shard comes back through `asyncio.run`, which in Python 3.11 and 3.12 writes the
+    repr of what it returns, twice: a shard's repr must not be its records."""
+    entries = everything()
+    shard = folded(replay(entries, AS_OF))
+
+    text = repr(shard)
+
+    assert text == f"<FoldedShard of {len(shard.complaint_ids):,} complaints, {len(entries):,} entries>"
+    assert len(shard.complaint_ids) > 1 and not any(complaint_id in text for complaint_id in shard.complaint_ids)
