@@ -33,6 +33,7 @@ to start, one read of the log fewer and one shard that is never pickled.
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
 import io
 import multiprocessing
@@ -164,19 +165,9 @@ async def fold_in_parallel(
     futures: list[asyncio.Future[FoldedShard]] = []
     try:
         futures += [asyncio.wrap_future(pool.submit(fold_shard, shard)) for shard in shards[1:]]
-        futures.insert(0, asyncio.ensure_future(_fold(shards[0], log, positions, history)))
-        pending: set[asyncio.Future[FoldedShard]] = set(futures)
-        reading = True  # the bar, like `fold_log`'s, counts what is read and ends when all of it is
-        while pending:
-            _, pending = await asyncio.wait(pending, timeout=REDRAW_SECONDS, return_when=asyncio.FIRST_EXCEPTION)
-            failed = [future for future in futures if future.done() and future.exception() is not None]
-            if failed:
-                raise failed[0].exception()  # type: ignore[misc]  # the shard's own exception (a child's, unpickled)
-            if reading:
-                progress.advance(min(positions) - progress.done)  # the slowest shard's position
-                reading = progress.done < progress.total and bool(pending)
-                if not reading:
-                    progress.close()
+        with spared_collector() as keep:
+            futures.insert(0, asyncio.ensure_future(_fold_and_keep(shards[0], log, positions, history, keep)))
+            await _wait_for(futures, positions, progress)
         results = [future.result() for future in futures]
     except BaseException:
         for future in futures:  # the others' outcome is moot: not left to be reported at exit
@@ -186,6 +177,33 @@ async def fold_in_parallel(
         raise
     pool.shutdown()
     return Merged(results)
+
+
+async def _fold_and_keep(
+    shard: Shard, log: FileLog | KafkaLog, positions: Any, history: History, keep: Callable[[], None]
+) -> FoldedShard:
+    """Shard 0, folded here; then what this process holds is frozen out of the collector's sight
+    (`keep`) until every shard is in: the pool's thread unpickles the children's shards beside it,
+    and a full collection then walked it all, to free nothing (0.36 s for 10,000 complaints a side)."""
+    shard_folded = await _fold(shard, log, positions, history)
+    keep()
+    return shard_folded
+
+
+async def _wait_for(futures: list[asyncio.Future[FoldedShard]], positions: Any, progress: Progress) -> None:
+    """Wait for every shard, drawing the slowest one's progress; raise the first failure."""
+    pending: set[asyncio.Future[FoldedShard]] = set(futures)
+    reading = True  # the bar, like `fold_log`'s, counts what is read and ends when all of it is
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=REDRAW_SECONDS, return_when=asyncio.FIRST_EXCEPTION)
+        failed = [future for future in futures if future.done() and future.exception() is not None]
+        if failed:
+            raise failed[0].exception()  # type: ignore[misc]  # the shard's own exception (a child's, unpickled)
+        if reading:
+            progress.advance(min(positions) - progress.done)  # the slowest shard's position
+            reading = progress.done < progress.total and bool(pending)
+            if not reading:
+                progress.close()
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -210,8 +228,13 @@ def _started(positions: Any) -> None:
 
 
 def fold_shard(shard: Shard) -> FoldedShard:
-    """A child's task: fold its shard with its own event loop and a log of its own."""
-    return asyncio.run(_fold_with_own_log(shard))
+    """A child's task: fold its shard with its own event loop and a log of its own.
+
+    What it returns is frozen out of the collector's sight before the pool pickles it: a full
+    collection during that pickling walked it all (0.1 s for 10,000 complaints), to free nothing."""
+    shard_folded = asyncio.run(_fold_with_own_log(shard))
+    gc.freeze()
+    return shard_folded
 
 
 async def _fold_with_own_log(shard: Shard) -> FoldedShard:
