@@ -53,12 +53,18 @@ class _Budget:
         )
 
 
+_Step = tuple[str, int, timedelta | None, str | None, str]
+"""A threshold as a clock's plan sets it: (kind, level, how long after the deadline, or None for
+the warning instant; who is told; id suffix)."""
+_NO_DELAY = timedelta(0)
+
+
 class _Plan:
     """A clock's thresholds as its policy sets them, worked out once per policy (`worked_out`):
-    its warning ratio, its budgets, the id suffix of its at-risk and breached alerts, and its
-    escalation steps as (level, after the deadline, who is told, id suffix), in time order. So a
-    period's thresholds come out in time order too: at risk, breached (at or after it), then
-    escalations. A plain class, as `_Budget`: the judge reads it, not the clock's pydantic model."""
+    its warning ratio, its budgets, and its steps: at risk, breached, then the escalations by their
+    delay after the deadline. So a period's thresholds come out in time order: at risk, breached (at
+    or after it), then escalations. A plain class, as `_Budget`: the judge reads it, not the
+    clock's pydantic model."""
 
     def __init__(self, clock: ClockPolicy, policy: Policy) -> None:
         steps = sorted(clock.escalation, key=lambda step: step.after)  # stable: equal delays keep their order
@@ -67,10 +73,13 @@ class _Plan:
         self.working_days = clock.calendar == "working_days"
         self.budgets = tuple(_Budget(tier, tier.budget, self.ratio) for tier in clock.budgets)
         self.restart = None if clock.restart_budget is None else _Budget(None, clock.restart_budget, self.ratio)
-        self.at_risk = f":{clock.name}:at_risk:0"
-        self.breached = f":{clock.name}:breached:0"
-        self.escalations: tuple[tuple[int, timedelta, str, str], ...] = tuple(
-            (step.level, _span(step.after), step.notify, f":{clock.name}:escalated:{step.level}") for step in steps
+        self.steps: tuple[_Step, ...] = (
+            ("at_risk", 0, None, None, f":{clock.name}:at_risk:0"),
+            ("breached", 0, _NO_DELAY, None, f":{clock.name}:breached:0"),
+            *(
+                ("escalated", step.level, _span(step.after), step.notify, f":{clock.name}:escalated:{step.level}")
+                for step in steps
+            ),
         )
 
     def budget(self, claim: Decimal, category: str, *, restarted: bool) -> _Budget:
@@ -156,35 +165,44 @@ def record_raised(sla: SlaState, new: list[Alert], retracted: list[Alert]) -> Sl
 
 
 class Judge:
-    """A complaint's clocks under its policy, each period's thresholds computed once: one judge
-    serves a whole step (settle, views, next due instant), and one walk of the thresholds at an
-    instant gives all three. Raising alerts changes nothing it computes, so it stays valid after
-    `record_raised`."""
+    """A complaint's clocks under its policy, each period's warning instant and deadline computed
+    once: one judge serves a whole step (settle, views, next due instant), and one walk of the
+    thresholds at an instant gives all three. Raising alerts changes nothing it computes, so it
+    stays valid after `record_raised`."""
 
     def __init__(self, sla: SlaState, complaint: ComplaintState, policy: Policy, calendar: WorkingDays | None) -> None:
         self.sla, self.complaint, self.policy, self.calendar = sla, complaint, policy, calendar
         self._plans = worked_out(policy, _plans)
         clocks = sla.clocks
-        self._started = [(plan.clock, clocks[name]) for name, plan in self._plans.items() if name in clocks]
-        self._thresholds: dict[tuple[str, int], list[_Threshold]] = {}
+        self._planned = [(plan, clocks[name]) for name, plan in self._plans.items() if name in clocks]
+        self._marks: dict[tuple[str, int], tuple[datetime, datetime]] = {}
         self._walked: _Walk | None = None
 
     def started(self) -> list[tuple[ClockPolicy, ClockRecord]]:
-        return self._started
+        return [(plan.clock, record) for plan, record in self._planned]
 
     def thresholds(self, clock: ClockPolicy, record: ClockRecord, index: int) -> list[_Threshold]:
-        """A period's thresholds, in time order (the first two: at risk, breached)."""
-        key = (clock.name, index)
-        known = self._thresholds.get(key)
+        """A period's thresholds, in time order (the first two: at risk, breached): each instant
+        the walk compares, as the walk works it out."""
+        plan = self._plans[clock.name]
+        warning_at, deadline = self.marks(plan, record, index)
+        return [
+            new_record(_Threshold, (kind, level, _instant(warning_at, deadline, after), deadline, notify, suffix))
+            for kind, level, after, notify, suffix in plan.steps
+        ]
+
+    def marks(self, plan: _Plan, record: ClockRecord, index: int) -> tuple[datetime, datetime]:
+        """A period's warning instant and deadline, from which every threshold of it follows."""
+        key = (plan.clock.name, index)
+        known = self._marks.get(key)
         if known is None:
-            plan = self._plans[clock.name]
-            known = self._thresholds[key] = _thresholds(clock, plan, record, index, self.complaint, self.calendar)
+            known = self._marks[key] = _marks(plan, record.periods[index], index, self.complaint, self.calendar)
         return known
 
     def views(self, now: datetime) -> list[ClockView]:
         walk = self._walk(now)
         local, levels = walk.local, walk.levels
-        return [_view(clock, record, local, self, levels.get(clock.name, 0)) for clock, record in self._started]
+        return [_view(plan, record, local, self, levels.get(plan.clock.name, 0)) for plan, record in self._planned]
 
     def settle(self, now: datetime) -> tuple[list[Alert], list[Alert]]:
         due = self.due(now)
@@ -226,7 +244,8 @@ class Judge:
                     due[alert_id] = (at, partial(_notice, self.complaint, self.policy, kind, at))
             elif upcoming is None or at < upcoming:
                 upcoming = at
-        for clock, record in self._started:
+        for plan, record in self._planned:
+            clock = plan.clock
             for index, period in enumerate(record.periods):
                 # How far its running time reached by `now`: a running period reaches an instant at
                 # that very instant (a deadline that is now is breached); one that ended or paused
@@ -235,24 +254,28 @@ class Judge:
                 frozen = period.ended_at or period.paused_at
                 running = frozen is None or frozen > now
                 cut = now if frozen is None or running else frozen
-                for threshold in self.thresholds(clock, record, index):
-                    at = threshold.at
+                warning_at, deadline = self.marks(plan, record, index)
+                # Each threshold is worked out only if the one before it was reached: most walks
+                # stop at a period's first or second.
+                for kind, level, after, notify, suffix in plan.steps:
+                    at = _instant(warning_at, deadline, after)
                     if not (at <= cut if running else at < cut):
                         if running and (frozen is None or at < frozen) and (upcoming is None or at < upcoming):
                             upcoming = at
                         break
-                    alert_id = complaint_id + threshold.suffix
+                    alert_id = complaint_id + suffix
                     if alert_id not in due or at < due[alert_id][0]:
+                        threshold = new_record(_Threshold, (kind, level, at, deadline, notify, suffix))
                         due[alert_id] = (at, partial(_clock_alert, self.complaint, clock, threshold))
-                    if threshold.kind == "escalated" and threshold.level > levels.get(clock.name, 0):
-                        levels[clock.name] = threshold.level
+                    if kind == "escalated" and level > levels.get(clock.name, 0):
+                        levels[clock.name] = level
         self._walked = new_record(_Walk, (asked, now, due, levels, upcoming))
         return self._walked
 
 
-def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge, level: int) -> ClockView:
-    thresholds = judge.thresholds(clock, record, len(record.periods) - 1)
-    at_risk, deadline, current = thresholds[0], thresholds[1].at, record.periods[-1]
+def _view(plan: _Plan, record: ClockRecord, now: datetime, judge: Judge, level: int) -> ClockView:
+    warning_at, deadline = judge.marks(plan, record, len(record.periods) - 1)
+    current = record.periods[-1]
     if record.stopped_at is not None:
         remaining = (deadline - (current.ended_at or record.stopped_at)).total_seconds()
         status: Status = "met" if remaining >= 0 else "breached"
@@ -260,9 +283,9 @@ def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge, 
         remaining, status = (deadline - current.paused_at).total_seconds(), "paused"
     else:
         remaining = (deadline - now).total_seconds()
-        status = "breached" if remaining <= 0 else "at_risk" if now >= at_risk.at else "running"
+        status = "breached" if remaining <= 0 else "at_risk" if now >= warning_at else "running"
     return ClockView(
-        name=clock.name,
+        name=plan.clock.name,
         status=status,
         deadline=None if status == "paused" else deadline,
         remaining_seconds=remaining,
@@ -270,31 +293,25 @@ def _view(clock: ClockPolicy, record: ClockRecord, now: datetime, judge: Judge, 
     )
 
 
-def _thresholds(
-    clock: ClockPolicy,
-    plan: _Plan,
-    record: ClockRecord,
-    index: int,
-    complaint: ComplaintState,
-    calendar: WorkingDays | None,
-) -> list[_Threshold]:
-    period = record.periods[index]
+def _marks(
+    plan: _Plan, period: Period, index: int, complaint: ComplaintState, calendar: WorkingDays | None
+) -> tuple[datetime, datetime]:
+    """(warning instant, deadline) of a clock's period: index 0 is the first, a later one a restart."""
     budget = plan.budget(complaint.claim_amount, complaint.category, restarted=index > 0)
     paused = period.paused_seconds
     begun = period.started_at + _span(paused) if paused else period.started_at  # its running time's start
     if plan.working_days:
-        deadline = _working_deadline(clock, period, budget.seconds, calendar)
-        warning_at = begun + (deadline - begun) * plan.ratio
-    else:  # deadline - begun is the budget, to the microsecond: its warning share is the same at every step
-        deadline = begun + budget.span
-        warning_at = begun + budget.share
-    thresholds = [
-        new_record(_Threshold, ("at_risk", 0, warning_at, deadline, None, plan.at_risk)),
-        new_record(_Threshold, ("breached", 0, deadline, deadline, None, plan.breached)),
-    ]
-    for level, after, notify, suffix in plan.escalations:
-        thresholds.append(new_record(_Threshold, ("escalated", level, deadline + after, deadline, notify, suffix)))
-    return thresholds
+        deadline = _working_deadline(plan.clock, period, budget.seconds, calendar)
+        return begun + (deadline - begun) * plan.ratio, deadline
+    # deadline - begun is the budget, to the microsecond: its warning share is the same at every step
+    return begun + budget.share, begun + budget.span
+
+
+def _instant(warning_at: datetime, deadline: datetime, after: timedelta | None) -> datetime:
+    """When a step of a period's plan falls: the warning instant, or this long after the deadline."""
+    if after is None:
+        return warning_at
+    return deadline + after if after else deadline
 
 
 def _plans(policy: Policy) -> dict[str, _Plan]:
