@@ -143,6 +143,7 @@ async def main(complaints: int, repeat: int) -> None:
             raw,
             await replay.history_per_second(messages, rules),
             replay.fold_per_second(messages, rules),
+            replay.fold_per_second(messages, rules, as_replay=True),
             count,
         )
     print(f"{count:,} events of {complaints:,} complaints; best of {repeat} runs; seconds\n")

@@ -182,25 +182,27 @@ def test_log_times_are_read_from_faust_log_lines_and_other_lines_have_none() -> 
 
 
 def test_replay_rows_split_the_whole_run_into_start_up_and_the_rest_against_the_same_baseline() -> None:
-    whole, start_up = replay_rows(Replayed(3.0, 0.5, "process start to exit"), 100_000, 5_000, 20_000, 10_000)[:2]
+    replayed = Replayed(3.0, 0.5, "process start to exit")
+    whole, start_up = replay_rows(replayed, 100_000, 5_000, 20_000, 30_000, 10_000)[:2]
 
     assert whole.value == pytest.approx(10_000 / 3.0) and whole.baseline == 100_000
     assert (start_up.value, start_up.unit, start_up.baseline) == (0.5, "s", 3.0)
     assert start_up.ratio == pytest.approx(1 / 6), "the ratio is start-up's share of the whole replay"
-    assert replay_rows(Replayed(3.0, 0.5, ""), 100_000, 5_000, 20_000, 10_000)[2].value == 4_000
-    assert {row.baseline for row in replay_rows(Replayed(3.0, 0.5, ""), 1.0, 2.0, 3.0, 6)} == {1.0, 3.0}
+    assert replay_rows(Replayed(3.0, 0.5, ""), 100_000, 5_000, 20_000, 30_000, 10_000)[2].value == 4_000
+    assert {row.baseline for row in replay_rows(Replayed(3.0, 0.5, ""), 1.0, 2.0, 3.0, 4.0, 6)} == {1.0, 3.0}
 
 
 def test_a_replay_that_failed_shows_why_in_every_row_that_depends_on_it() -> None:
-    rows = replay_rows(Replayed(None, None, "failed (exit 2): no broker"), 100_000, 5_000, 20_000, 10_000)
+    rows = replay_rows(Replayed(None, None, "failed (exit 2): no broker"), 100_000, 5_000, 20_000, 30_000, 10_000)
 
     assert [row.value for row in rows[:3]] == [None, None, None]
     assert all(row.note == "failed (exit 2): no broker" for row in rows[:3])
-    assert [row.value for row in rows[3:]] == [5_000, 20_000], "the in-memory figures do not need the process"
+    in_memory = [row.value for row in rows[3:]]
+    assert in_memory == [5_000, 20_000, 30_000], "the in-memory figures do not need the process"
 
 
 def test_a_start_up_as_long_as_the_whole_replay_leaves_no_rate_without_it() -> None:
-    assert replay_rows(Replayed(0.5, 0.6, ""), 100_000, 5_000, 20_000, 10_000)[2].value is None
+    assert replay_rows(Replayed(0.5, 0.6, ""), 100_000, 5_000, 20_000, 30_000, 10_000)[2].value is None
 
 
 def test_cpu_rows_set_the_worker_and_the_broker_against_the_loops_run() -> None:
