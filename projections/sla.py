@@ -98,14 +98,16 @@ Due = dict[str, tuple[datetime, Callable[[], Alert]]]
 
 class _Walk(NamedTuple):
     """One walk of a complaint's thresholds at an instant (`Judge._walk`): the instant as asked and
-    as compared (in the complaint's zone), the alerts due, each clock's escalation level, and the
-    first instant after it something falls due."""
+    as compared (in the complaint's zone), the alerts due, each clock's escalation level, the
+    first instant after it something falls due, and each clock's current period's warning instant
+    and deadline (what its view reads)."""
 
     asked: datetime
     local: datetime
     due: Due
     levels: dict[str, int]
     upcoming: datetime | None
+    current: dict[str, tuple[datetime, datetime]]
 
 
 def evaluate(
@@ -165,17 +167,15 @@ def record_raised(sla: SlaState, new: list[Alert], retracted: list[Alert]) -> Sl
 
 
 class Judge:
-    """A complaint's clocks under its policy, each period's warning instant and deadline computed
-    once: one judge serves a whole step (settle, views, next due instant), and one walk of the
-    thresholds at an instant gives all three. Raising alerts changes nothing it computes, so it
-    stays valid after `record_raised`."""
+    """A complaint's clocks under its policy: one judge serves a whole step (settle, views, next due
+    instant), and one walk of the thresholds at an instant gives all three. Raising alerts changes
+    nothing it computes, so it stays valid after `record_raised`."""
 
     def __init__(self, sla: SlaState, complaint: ComplaintState, policy: Policy, calendar: WorkingDays | None) -> None:
         self.sla, self.complaint, self.policy, self.calendar = sla, complaint, policy, calendar
         self._plans = worked_out(policy, _plans)
         clocks = sla.clocks
         self._planned = [(plan, clocks[name]) for name, plan in self._plans.items() if name in clocks]
-        self._marks: dict[tuple[str, int], tuple[datetime, datetime]] = {}
         self._walked: _Walk | None = None
 
     def started(self) -> list[tuple[ClockPolicy, ClockRecord]]:
@@ -193,16 +193,16 @@ class Judge:
 
     def marks(self, plan: _Plan, record: ClockRecord, index: int) -> tuple[datetime, datetime]:
         """A period's warning instant and deadline, from which every threshold of it follows."""
-        key = (plan.clock.name, index)
-        known = self._marks.get(key)
-        if known is None:
-            known = self._marks[key] = _marks(plan, record.periods[index], index, self.complaint, self.calendar)
-        return known
+        return _marks(plan, record.periods[index], index, self.complaint, self.calendar)
 
     def views(self, now: datetime) -> list[ClockView]:
         walk = self._walk(now)
         local, levels = walk.local, walk.levels
-        return [_view(plan, record, local, self, levels.get(plan.clock.name, 0)) for plan, record in self._planned]
+        current = walk.current
+        return [
+            _view(plan.clock, record, local, current[plan.clock.name], levels.get(plan.clock.name, 0))
+            for plan, record in self._planned
+        ]
 
     def settle(self, now: datetime) -> tuple[list[Alert], list[Alert]]:
         due = self.due(now)
@@ -236,7 +236,9 @@ class Judge:
         due: Due = {}
         levels: dict[str, int] = {}
         upcoming: datetime | None = None
-        complaint_id = self.complaint.complaint_id
+        current: dict[str, tuple[datetime, datetime]] = {}
+        complaint, calendar = self.complaint, self.calendar
+        complaint_id = complaint.complaint_id
         for kind, at in self.sla.notices.items():
             if at <= now:
                 alert_id = f"{complaint_id}:-:{kind}:0"
@@ -246,6 +248,7 @@ class Judge:
                 upcoming = at
         for plan, record in self._planned:
             clock = plan.clock
+            last = len(record.periods) - 1
             for index, period in enumerate(record.periods):
                 # How far its running time reached by `now`: a running period reaches an instant at
                 # that very instant (a deadline that is now is breached); one that ended or paused
@@ -254,7 +257,10 @@ class Judge:
                 frozen = period.ended_at or period.paused_at
                 running = frozen is None or frozen > now
                 cut = now if frozen is None or running else frozen
-                warning_at, deadline = self.marks(plan, record, index)
+                marks = _marks(plan, period, index, complaint, calendar)
+                if index == last:
+                    current[clock.name] = marks
+                warning_at, deadline = marks
                 # Each threshold is worked out only if the one before it was reached: most walks
                 # stop at a period's first or second.
                 for kind, level, after, notify, suffix in plan.steps:
@@ -269,12 +275,14 @@ class Judge:
                         due[alert_id] = (at, partial(_clock_alert, self.complaint, clock, threshold))
                     if kind == "escalated" and level > levels.get(clock.name, 0):
                         levels[clock.name] = level
-        self._walked = new_record(_Walk, (asked, now, due, levels, upcoming))
+        self._walked = new_record(_Walk, (asked, now, due, levels, upcoming, current))
         return self._walked
 
 
-def _view(plan: _Plan, record: ClockRecord, now: datetime, judge: Judge, level: int) -> ClockView:
-    warning_at, deadline = judge.marks(plan, record, len(record.periods) - 1)
+def _view(
+    clock: ClockPolicy, record: ClockRecord, now: datetime, marks: tuple[datetime, datetime], level: int
+) -> ClockView:
+    warning_at, deadline = marks
     current = record.periods[-1]
     if record.stopped_at is not None:
         remaining = (deadline - (current.ended_at or record.stopped_at)).total_seconds()
@@ -285,7 +293,7 @@ def _view(plan: _Plan, record: ClockRecord, now: datetime, judge: Judge, level: 
         remaining = (deadline - now).total_seconds()
         status = "breached" if remaining <= 0 else "at_risk" if now >= warning_at else "running"
     return ClockView(
-        name=plan.clock.name,
+        name=clock.name,
         status=status,
         deadline=None if status == "paused" else deadline,
         remaining_seconds=remaining,
