@@ -26,6 +26,11 @@ from events.codec import describe_problems
 from events.errors import ConfigurationError
 
 _DAY = timedelta(days=1)
+_COUNTED: dict[tuple[int, date, int], tuple[WorkingDayCalendar, date | None, date]] = {}
+"""(calendar id, start day, working days) → (that calendar, first working day, last): counts made,
+kept with their calendar so an id never answers for another (`WorkingDayCalendar._counted`)."""
+_COUNTED_KEPT = 10_000
+"""Counts kept before starting afresh: a year of start days for each of a few budgets."""
 
 
 class CalendarNotCovered(ConfigurationError):
@@ -78,12 +83,27 @@ class WorkingDayCalendar(BaseModel):
         Raises `CalendarNotCovered` when the count reaches a year the calendar does not cover."""
         if days < 0:
             raise ValueError(f"add_working_days counts forward only; got {days} days")
-        if not self.is_working_day(start.date()):
-            start = datetime.combine(self._next_working_day(start.date()), time(), start.tzinfo)
-        day = start.date()
+        first, last = self._counted(start.date(), days)
+        if first is not None:
+            start = datetime.combine(first, time(), start.tzinfo)
+        return start + (last - start.date())
+
+    def _counted(self, start: date, days: int) -> tuple[date | None, date]:
+        """(the working day a count from `start` begins on, if not `start` itself; the day it ends
+        on). The SLA judge asks at every settle of a complaint with a working-day clock, for the
+        same few start days: the count is kept per calendar (`_COUNTED`), as a calendar never changes."""
+        key = (id(self), start, days)
+        known = _COUNTED.get(key)
+        if known is not None and known[0] is self:
+            return known[1], known[2]
+        first = None if self.is_working_day(start) else self._next_working_day(start)
+        last = start if first is None else first
         for _ in range(days):
-            day = self._next_working_day(day)
-        return start + (day - start.date())
+            last = self._next_working_day(last)
+        if len(_COUNTED) >= _COUNTED_KEPT:
+            _COUNTED.clear()
+        _COUNTED[key] = (self, first, last)
+        return first, last
 
     def working_seconds_between(self, start: datetime, end: datetime) -> float:
         """Seconds from `start` to `end` that fall on working days (negative if `end` is earlier).

@@ -82,6 +82,23 @@ def test_dates_are_judged_in_the_starts_own_offset() -> None:
     assert CN.add_working_days(friday_evening_utc.astimezone(SHANGHAI), 1) == at("2025-03-18", "00:00")
 
 
+def test_a_count_kept_for_a_day_answers_each_start_that_day_at_its_own_time() -> None:
+    """The calendar keeps the counts it makes (the SLA judge asks at every settle of a complaint
+    with a working-day clock): asked again for the same day, at another time, on a day off or in
+    another offset, it answers as the first time."""
+    calendar = parse_calendar(SHIPPED.read_text(encoding="utf-8"))
+    expected = {
+        at("2025-03-14", "09:00"): at("2025-03-19", "09:00"),
+        at("2025-03-14", "16:30"): at("2025-03-19", "16:30"),
+        at("2025-03-15", "08:00"): at("2025-03-20", "00:00"),  # Saturday: from Monday 00:00
+        at("2025-03-15", "20:00"): at("2025-03-20", "00:00"),
+        datetime(2025, 3, 14, 20, 0, tzinfo=UTC): datetime(2025, 3, 19, 20, 0, tzinfo=UTC),  # Friday in UTC
+    }
+    for _ in range(2):  # the second round is answered from the counts the first one kept
+        assert {start: calendar.add_working_days(start, 3) for start in expected} == expected
+    assert all(calendar.add_working_days(start, 3).tzinfo is start.tzinfo for start in expected)
+
+
 @pytest.mark.parametrize(
     ("start", "end", "seconds"),
     [
