@@ -185,15 +185,11 @@ class Judge:
         """A period's thresholds, in time order (the first two: at risk, breached): each instant
         the walk compares, as the walk works it out."""
         plan = self._plans[clock.name]
-        warning_at, deadline = self.marks(plan, record, index)
+        warning_at, deadline = _marks(plan, record.periods[index], index, self.complaint, self.calendar)
         return [
             new_record(_Threshold, (kind, level, _instant(warning_at, deadline, after), deadline, notify, suffix))
             for kind, level, after, notify, suffix in plan.steps
         ]
-
-    def marks(self, plan: _Plan, record: ClockRecord, index: int) -> tuple[datetime, datetime]:
-        """A period's warning instant and deadline, from which every threshold of it follows."""
-        return _marks(plan, record.periods[index], index, self.complaint, self.calendar)
 
     def views(self, now: datetime) -> list[ClockView]:
         walk = self._walk(now)
@@ -243,7 +239,7 @@ class Judge:
             if at <= now:
                 alert_id = f"{complaint_id}:-:{kind}:0"
                 if alert_id not in due or at < due[alert_id][0]:
-                    due[alert_id] = (at, partial(_notice, self.complaint, self.policy, kind, at))
+                    due[alert_id] = (at, partial(_notice, complaint, self.policy, kind, at))
             elif upcoming is None or at < upcoming:
                 upcoming = at
         for plan, record in self._planned:
@@ -272,7 +268,7 @@ class Judge:
                     alert_id = complaint_id + suffix
                     if alert_id not in due or at < due[alert_id][0]:
                         threshold = new_record(_Threshold, (kind, level, at, deadline, notify, suffix))
-                        due[alert_id] = (at, partial(_clock_alert, self.complaint, clock, threshold))
+                        due[alert_id] = (at, partial(_clock_alert, complaint, clock, threshold))
                     if kind == "escalated" and level > levels.get(clock.name, 0):
                         levels[clock.name] = level
         self._walked = new_record(_Walk, (asked, now, due, levels, upcoming, current))
@@ -304,7 +300,8 @@ def _view(
 def _marks(
     plan: _Plan, period: Period, index: int, complaint: ComplaintState, calendar: WorkingDays | None
 ) -> tuple[datetime, datetime]:
-    """(warning instant, deadline) of a clock's period: index 0 is the first, a later one a restart."""
+    """(warning instant, deadline) of a clock's period, from which every threshold of it follows:
+    index 0 is the first period, a later one a restart."""
     budget = plan.budget(complaint.claim_amount, complaint.category, restarted=index > 0)
     paused = period.paused_seconds
     begun = period.started_at + _span(paused) if paused else period.started_at  # its running time's start
