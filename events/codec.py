@@ -7,7 +7,7 @@ raises a `Rejection` whose message names every problem, so a channel operator ca
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -58,8 +58,9 @@ def fingerprint(event: ComplaintEvent) -> str:
     orjson writes `occurred_at` itself, as `isoformat()` does, when its offset is whole minutes
     (every timestamp from the wire: the contract's offsets are `Z` or `±HH:MM`); `isoformat()`
     writes the seconds of another offset, which orjson rounds away, so those take `_canonical`."""
-    option = _CANONICAL if orjson_writes_like_isoformat(event.occurred_at) else _CANONICAL_DATETIMES
-    return hashlib.blake2b(orjson.dumps(event, default=_canonical, option=option), digest_size=8).hexdigest()
+    option = _CANONICAL if _writes_like_isoformat(event.occurred_at) else _CANONICAL_DATETIMES
+    # The event's own fields, as `_canonical` would hand them over: one call of the hook fewer.
+    return hashlib.blake2b(orjson.dumps(event.__dict__, default=_canonical, option=option), digest_size=8).hexdigest()
 
 
 _CANONICAL = orjson.OPT_SORT_KEYS
@@ -75,15 +76,35 @@ def orjson_writes_like_isoformat(moment: datetime) -> bool:
     return offset is None or (offset.seconds % 60 == 0 and offset.microseconds == 0)
 
 
+_FIXED_OFFSETS: dict[timezone, bool] = {}
+"""Each fixed-offset zone seen by `fingerprint` → whether orjson writes its instants as
+`isoformat()` does: the answer depends on the offset alone, and the wire's zones are a few shared
+objects (`events.types.in_shared_zone`)."""
+
+
+def _writes_like_isoformat(moment: datetime) -> bool:
+    """`orjson_writes_like_isoformat(moment)`, remembered per fixed-offset zone (a zone with rules,
+    such as `ZoneInfo`, can change offset from one instant to the next, so it is asked each time)."""
+    zone = moment.tzinfo
+    if type(zone) is not timezone:
+        return orjson_writes_like_isoformat(moment)
+    known = _FIXED_OFFSETS.get(zone)
+    if known is None:
+        known = _FIXED_OFFSETS[zone] = orjson_writes_like_isoformat(moment)
+    return known
+
+
 def _canonical(value: object) -> object:
-    """What `encode_event` writes for what orjson cannot: a model's fields, a `Timestamp` as
-    `isoformat()` (its serializer, offset kept), `Money` as `str`. Nothing else occurs in an event."""
+    """What `encode_event` writes for what orjson cannot: a model's fields, `Money` as `str`, a
+    `Timestamp` as `isoformat()` (its serializer, offset kept). Nothing else occurs in an event.
+    Checked in the order they come: an event's nested models (1.2 an event in the benchmark's
+    history), its amounts (0.55)."""
     if isinstance(value, BaseModel):
         return value.__dict__
-    if isinstance(value, datetime):
-        return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
     raise TypeError(f"no canonical form for {type(value).__name__}")  # pragma: no cover - not in the contract
 
 
