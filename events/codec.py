@@ -7,12 +7,13 @@ raises a `Rejection` whose message names every problem, so a channel operator ca
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import TzInfo
 
 from events.errors import FieldProblem, InvalidEvent, UndecodableEvent, UnsupportedEvent
 from events.models import EVENT_TYPES, SCHEMA_VERSION, ComplaintEvent
@@ -58,7 +59,7 @@ def fingerprint(event: ComplaintEvent) -> str:
     orjson writes `occurred_at` itself, as `isoformat()` does, when its offset is whole minutes
     (every timestamp from the wire: the contract's offsets are `Z` or `±HH:MM`); `isoformat()`
     writes the seconds of another offset, which orjson rounds away, so those take `_canonical`."""
-    option = _CANONICAL if _writes_like_isoformat(event.occurred_at) else _CANONICAL_DATETIMES
+    option = _CANONICAL if orjson_writes_like_isoformat(event.occurred_at) else _CANONICAL_DATETIMES
     # The event's own fields, as `_canonical` would hand them over: one call of the hook fewer.
     return hashlib.blake2b(orjson.dumps(event.__dict__, default=_canonical, option=option), digest_size=8).hexdigest()
 
@@ -71,27 +72,26 @@ _CANONICAL_DATETIMES = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 def orjson_writes_like_isoformat(moment: datetime) -> bool:
     """Whether orjson writes `moment` as `isoformat()` does (and so as pydantic does, "Z" for UTC
     aside): unless its UTC offset has seconds, which `isoformat()` writes and orjson rounds away.
-    What `fingerprint` and the case table's codec (projections/case_codec.py) both rely on."""
-    offset = moment.utcoffset()  # normalized: whole days, then 0-86,399 seconds and microseconds
-    return offset is None or (offset.seconds % 60 == 0 and offset.microseconds == 0)
-
-
-_FIXED_OFFSETS: dict[timezone, bool] = {}
-"""Each fixed-offset zone seen by `fingerprint` → whether orjson writes its instants as
-`isoformat()` does: the answer depends on the offset alone, and the wire's zones are a few shared
-objects (`events.types.in_shared_zone`)."""
-
-
-def _writes_like_isoformat(moment: datetime) -> bool:
-    """`orjson_writes_like_isoformat(moment)`, remembered per fixed-offset zone (a zone with rules,
-    such as `ZoneInfo`, can change offset from one instant to the next, so it is asked each time)."""
+    What `fingerprint` (at every event) and the case table's codec (projections/case_codec.py) both
+    rely on. Remembered per fixed-offset zone (`_FIXED_OFFSETS`); a zone with rules, such as
+    `ZoneInfo`, can change offset from one instant to the next, so it is asked each time."""
     zone = moment.tzinfo
-    if type(zone) is not timezone:
-        return orjson_writes_like_isoformat(moment)
-    known = _FIXED_OFFSETS.get(zone)
-    if known is None:
-        known = _FIXED_OFFSETS[zone] = orjson_writes_like_isoformat(moment)
-    return known
+    fixed = type(zone) is timezone or type(zone) is TzInfo
+    if fixed:
+        known = _FIXED_OFFSETS.get(zone)
+        if known is not None:
+            return known
+    offset = moment.utcoffset()  # normalized: whole days, then 0-86,399 seconds and microseconds
+    writes = offset is None or (offset.seconds % 60 == 0 and offset.microseconds == 0)
+    if fixed:
+        _FIXED_OFFSETS[zone] = writes
+    return writes
+
+
+_FIXED_OFFSETS: dict[tzinfo | None, bool] = {}
+"""Each fixed-offset zone met (`datetime.timezone`, or pydantic's `TzInfo` in a case loaded from
+the table) → `orjson_writes_like_isoformat`'s answer, which depends on the offset alone: one entry
+per offset, and the wire's are a few shared objects (`events.types.in_shared_zone`)."""
 
 
 def _canonical(value: object) -> object:
