@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=AGENT_QUEUE_SIZE,
         broker_max_poll_records=MAX_POLL_RECORDS,
         producer_linger=settings.producer_linger_ms / 1000,
+        producer_max_batch_size=settings.producer_batch_bytes,
         consumer_auto_offset_reset="earliest",
         web_host=settings.web_host,
         web_port=settings.web_port,
