@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer
 from services import delivery, fetching, handoff, output, recovery, yielding
 from services.feed import ReadModelFeed
 from services.kafka_options import client_options, faust_credentials
+from services.monitor import LagMonitor
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.topics import (
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> faust.App:
         web_stats_enabled=False,
         web_metrics_enabled=False,
         web_application_options={"client_max_size": settings.max_request_bytes},
+        Monitor=LagMonitor,  # the lag is all this app reads of Faust's monitor: services/monitor.py
     )
 
 

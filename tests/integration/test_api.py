@@ -250,12 +250,30 @@ async def test_healthz_needs_no_token_and_shows_no_complaint_data_metrics_count_
     assert "complaintflow_unsaved_complaints" in samples
     assert samples['complaintflow_collections_total{generation="0"}'] >= 1, "the worker times its collector"
     assert samples['complaintflow_collector_seconds_total{generation="0"}'] > 0
+    await lag_drains(api)
     shipped = parse_calendar(SHIPPED_CALENDAR.read_text(encoding="utf-8"))  # its years run on from today's
     edge = datetime(max(shipped.years) + 1, 1, 1, tzinfo=UTC).timestamp()
     assert samples["complaintflow_calendar_covered_until_timestamp_seconds"] == edge, "to the second"
     assert {name for name in samples if name.startswith("complaintflow_calendar_provisional_year")} == {
         f'complaintflow_calendar_provisional_year{{year="{year}"}}' for year in shipped.provisional_years
     }
+
+
+async def lag_drains(api: Api, timeout: float = 30.0) -> None:
+    """Every complaints.events partition the worker has read from shows a lag, and it falls to zero
+    once the worker has processed what was published (the last offset read against the end offset)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lags = {
+            name: value
+            for name, value in (await api.metrics()).items()
+            if name.startswith("complaintflow_processing_lag{") and 'complaints.events"' in name
+        }
+        if lags and not any(lags.values()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the processing lag never fell to zero: {lags}")
+        await asyncio.sleep(0.3)
 
 
 async def test_every_worker_answers_the_same_for_any_complaint(
