@@ -143,10 +143,10 @@ def test_the_faust_app_gets_the_credentials_and_acks_from_all_replicas(pem: dict
 def test_the_workers_producer_builds_batches_as_large_and_lingers_as_long_as_configured() -> None:
     from services.app import create_app
 
-    settings = Settings(app_id="batches-test", producer_batch_bytes=65_536, producer_linger_ms=7)
+    settings = Settings(app_id="batches-test", producer_batch_bytes=131_072, producer_linger_ms=7)
     producer = create_app(settings).producer
     options = producer._settings_default()  # what Faust hands aiokafka's AIOKafkaProducer
-    assert (options["max_batch_size"], options["linger_ms"]) == (65_536, 7)
+    assert (options["max_batch_size"], options["linger_ms"]) == (131_072, 7)
 
 
 def test_producers_wait_for_every_in_sync_replica_and_are_idempotent_when_asked() -> None:
