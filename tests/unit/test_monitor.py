@@ -5,6 +5,7 @@ keep what the lag is worked out from, and the hooks it replaces must still be th
 from __future__ import annotations
 
 import inspect
+from time import monotonic
 from types import SimpleNamespace
 
 import pytest
@@ -15,8 +16,14 @@ from faust.types import TP
 from services.monitor import LagMonitor
 from services.settings import Settings
 
-PER_MESSAGE = ("on_message_in", "on_stream_event_in", "on_stream_event_out", "on_message_out")
-OVERRIDDEN = (*PER_MESSAGE, "on_table_get", "on_table_set")
+OVERRIDDEN = (
+    "on_message_in",
+    "on_stream_event_in",
+    "on_stream_event_out",
+    "on_message_out",
+    "on_table_get",
+    "on_table_set",
+)
 
 
 def test_the_app_monitors_with_it() -> None:
@@ -25,8 +32,11 @@ def test_the_app_monitors_with_it() -> None:
     assert isinstance(create_app(Settings(app_id="monitor-test")).monitor, LagMonitor)
 
 
-def test_it_keeps_each_partitions_read_and_end_offsets_and_nothing_per_message() -> None:
+def test_it_keeps_each_partitions_offsets_and_when_its_stream_took_an_event_and_nothing_else() -> None:
+    """The offsets give the lag; the time is what Faust's stall check (`verify_event_path`) reads,
+    without which a partition whose offsets are not all committed yet is logged as stalled."""
     monitor, events, ticks = LagMonitor(), TP("complaints.events", 2), TP("complaints.sla-ticks", 2)
+    started = monotonic()
     message, stream, event = SimpleNamespace(time_in=None), SimpleNamespace(task_owner=object()), object()
     for offset in (7, 8):
         monitor.on_message_in(events, offset, message)  # type: ignore[arg-type]
@@ -37,6 +47,9 @@ def test_it_keeps_each_partitions_read_and_end_offsets_and_nothing_per_message()
     monitor.track_tp_end_offset(events, 12)
     assert monitor.tp_read_offsets == {events: 8, ticks: 0}
     assert monitor.tp_end_offsets == {events: 12}
+    assert (
+        set(monitor.stream_inbound_time) == {events} and started <= monitor.stream_inbound_time[events] <= monotonic()
+    )
     assert (monitor.messages_received_total, monitor.events_total, len(monitor.events_runtime)) == (0, 0, 0)
     assert message.time_in is None
 
