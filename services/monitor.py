@@ -33,7 +33,7 @@ class LagMonitor(Monitor):
     def on_stream_event_in(
         self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
     ) -> dict[str, Any] | None:
-        self.stream_inbound_time[tp] = monotonic()  # without it Faust logs every busy partition as stalled
+        self.stream_inbound_time[tp] = monotonic()  # else Faust logs a partition with a backlog as stalled
         return None
 
     def on_stream_event_out(

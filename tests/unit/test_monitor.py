@@ -34,7 +34,7 @@ def test_the_app_monitors_with_it() -> None:
 
 def test_it_keeps_each_partitions_offsets_and_when_its_stream_took_an_event_and_nothing_else() -> None:
     """The offsets give the lag; the time is what Faust's stall check (`verify_event_path`) reads,
-    without which a partition whose offsets are not all committed yet is logged as stalled."""
+    without which every partition a worker is behind on is logged as a stream that never started."""
     monitor, events, ticks = LagMonitor(), TP("complaints.events", 2), TP("complaints.sla-ticks", 2)
     started = monotonic()
     message, stream, event = SimpleNamespace(time_in=None), SimpleNamespace(task_owner=object()), object()
