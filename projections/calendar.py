@@ -24,13 +24,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from events.codec import describe_problems
 from events.errors import ConfigurationError
+from projections.derived import worked_out
 
 _DAY = timedelta(days=1)
-_COUNTED: dict[tuple[int, date, int], tuple[WorkingDayCalendar, date | None, date]] = {}
-"""(calendar id, start day, working days) → (that calendar, first working day, last): counts made,
-kept with their calendar so an id never answers for another (`WorkingDayCalendar._counted`)."""
+Counts = dict[tuple[date, int], tuple[date | None, date]]
+"""(start day, working days) → (the first working day, if not the start day; the last): a
+calendar's counts made (`WorkingDayCalendar._counted`)."""
 _COUNTED_KEPT = 10_000
-"""Counts kept before starting afresh: a year of start days for each of a few budgets."""
+"""Counts a calendar keeps before starting afresh: a year of start days for each of a few budgets."""
 
 
 class CalendarNotCovered(ConfigurationError):
@@ -91,18 +92,19 @@ class WorkingDayCalendar(BaseModel):
     def _counted(self, start: date, days: int) -> tuple[date | None, date]:
         """(the working day a count from `start` begins on, if not `start` itself; the day it ends
         on). The SLA judge asks at every settle of a complaint with a working-day clock, for the
-        same few start days: the count is kept per calendar (`_COUNTED`), as a calendar never changes."""
-        key = (id(self), start, days)
-        known = _COUNTED.get(key)
-        if known is not None and known[0] is self:
-            return known[1], known[2]
+        same few start days: the counts are kept beside the calendar (`worked_out`), as a calendar
+        never changes."""
+        counts = worked_out(self, _no_counts)
+        known = counts.get((start, days))
+        if known is not None:
+            return known
         first = None if self.is_working_day(start) else self._next_working_day(start)
         last = start if first is None else first
         for _ in range(days):
             last = self._next_working_day(last)
-        if len(_COUNTED) >= _COUNTED_KEPT:
-            _COUNTED.clear()
-        _COUNTED[key] = (self, first, last)
+        if len(counts) >= _COUNTED_KEPT:
+            counts.clear()
+        counts[start, days] = (first, last)
         return first, last
 
     def working_seconds_between(self, start: datetime, end: datetime) -> float:
@@ -210,3 +212,8 @@ def _span(years: tuple[int, ...]) -> str:
     if len(years) > 1 and years == tuple(range(years[0], years[-1] + 1)):
         return f"{years[0]}-{years[-1]}"
     return ", ".join(str(year) for year in years)
+
+
+def _no_counts(calendar: WorkingDayCalendar) -> Counts:
+    """A calendar's counts before it has made any."""
+    return {}

@@ -16,8 +16,9 @@ from typing import Literal, Protocol
 
 from events.models import ComplaintEvent
 from projections.complaint import ComplaintState
+from projections.derived import worked_out
 from projections.evolve import evolve, new_record
-from projections.policy import ClockPolicy, Policy, Trigger, worked_out
+from projections.policy import ClockPolicy, Policy, Trigger
 from projections.state import Alert as Alert
 from projections.state import AlertKind as AlertKind
 from projections.state import ClockRecord as ClockRecord

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -102,30 +101,6 @@ class Policy(_Strict):
             if clock.name == name:
                 return clock
         raise KeyError(name)
-
-
-Derived = TypeVar("Derived")
-_WORKED_OUT: dict[tuple[int, Callable[[Any], Any]], tuple[Policy, Any]] = {}
-_WORKED_OUT_KEPT = 64
-"""A worker holds a handful of policies for good, but a process that loads its rule book per
-request (a replay served over HTTP) brings new `Policy` objects each time: keep the latest few
-(each policy has one entry per kind of derived data)."""
-
-
-def worked_out(policy: Policy, work_out: Callable[[Policy], Derived]) -> Derived:
-    """`work_out(policy)`, once per policy object: what the fold and the SLA judgement derive from a
-    policy (which clocks an event type concerns, each clock's thresholds) without redoing it at
-    every event. The policy is kept with its entry, so the entry's `id` is never another policy's."""
-    key = (id(policy), work_out)
-    known = _WORKED_OUT.get(key)
-    if known is not None and known[0] is policy:
-        derived: Derived = known[1]
-        return derived
-    derived = work_out(policy)
-    if len(_WORKED_OUT) >= _WORKED_OUT_KEPT:
-        del _WORKED_OUT[next(iter(_WORKED_OUT))]  # the oldest
-    _WORKED_OUT[key] = (policy, derived)
-    return derived
 
 
 def parse_policy(text: str, *, source: str = "policy") -> Policy:

@@ -17,8 +17,9 @@ from typing import NamedTuple
 from events.types import in_zone
 from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
+from projections.derived import worked_out
 from projections.evolve import evolve, new_record
-from projections.policy import ClockPolicy, Policy, Tier, worked_out
+from projections.policy import ClockPolicy, Policy, Tier
 
 
 class _Threshold(NamedTuple):  # a tuple: several per clock period, built at every step

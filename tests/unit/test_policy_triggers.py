@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import decode, inspected, paid, ruled
 
-from projections.policy import Policy, Trigger, parse_policy, worked_out
+from projections.derived import worked_out
+from projections.policy import Policy, Trigger, parse_policy
 
 
 @pytest.mark.parametrize(("written", "matches"), [("0", True), ("0.00", True), ("0.5", False), ("10", False)])

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from events.codec import decode_event
-from projections import policy as policies
+from projections import derived
 from projections.clocks import SlaState, opened, track
 from projections.complaint import ComplaintState, accept
 from projections.policy import Policy, parse_policy
@@ -204,7 +204,7 @@ def test_policies_loaded_again_and_again_are_each_followed_and_not_all_remembere
     tracks its clocks correctly and is judged correctly, and what the core works out per policy
     (the index `track` keeps, the clocks' thresholds) stays small."""
     text = (Path(__file__).resolve().parents[2] / "projections/data/policy.toml").read_text()
-    for version in range(3 * policies._WORKED_OUT_KEPT):
+    for version in range(3 * derived._WORKED_OUT_KEPT):
         policy = parse_policy(text.replace('version = "2026-11-default"', f'version = "v{version}"'))
 
         state, sla = fold(received("C-9"), assigned("C-9", "维修部", at=T0 + minutes(10)), policy=policy)
@@ -215,7 +215,7 @@ def test_policies_loaded_again_and_again_are_each_followed_and_not_all_remembere
         later = T0 + timedelta(days=2)
         assert [view.status for view in evaluate(sla, state, policy, later)] == ["met", "breached", "running"]
         assert due_alerts(sla, state, policy, later) == due_alerts(sla, state, POLICY, later)
-    assert len(policies._WORKED_OUT) <= policies._WORKED_OUT_KEPT
+    assert len(derived._WORKED_OUT) <= derived._WORKED_OUT_KEPT
 
 
 def test_escalations_declared_out_of_time_order_are_judged_in_time_order() -> None:
