@@ -211,13 +211,14 @@ class History:
         if horizon.occurred_by is not None and event.occurred_at > horizon.occurred_by:
             return Fed("later", event)
         tracked = self._cases.get(event.complaint_id)
-        instant = self._instant(entry, event, horizon, tracked)
+        published = entry.published_at
+        instant = self._instant(published, event, horizon, tracked)
         if tracked is not None:
             self._advance(tracked, instant)  # the timer's wake-ups before this event
         before = None if tracked is None else tracked.case
         reached = before is not None and horizon.version is not None and before.complaint.version >= horizon.version
         try:
-            after = cases.accept_event(before, event, self.rules, published_at=entry.published_at)
+            after = cases.accept_event(before, event, self.rules, published_at=published)
         except Exception as error:
             if reached:
                 return self._beyond(event)
@@ -232,7 +233,13 @@ class History:
         if tracked is None:
             tracked = self._cases[event.complaint_id] = _Tracked(after, instant, None)
         tracked.case = after
-        if self.settles:
+        if not self.settles:
+            return Fed("accepted", event)
+        if before is not None and event.complaint_id != self.watch and _judged_alike(before, after):
+            # A settle here would raise nothing, retract nothing and find the same next due instant
+            # (`_judged_alike`): only what it records of the step is kept.
+            tracked.settled_at, tracked.final = max(tracked.settled_at, instant), None
+        else:
             self._settle(tracked, instant, entry, event, before)
         return Fed("accepted", event)
 
@@ -242,11 +249,11 @@ class History:
         return Fed("beyond", event)
 
     def _instant(
-        self, entry: LoggedEvent, event: ComplaintEvent, horizon: Horizon, tracked: _Tracked | None
+        self, published: datetime | None, event: ComplaintEvent, horizon: Horizon, tracked: _Tracked | None
     ) -> datetime:
         """When the live worker settled this event: its log time (the event time if the log has
         none), never before an earlier settle of the complaint, never after the horizon."""
-        seen = entry.published_at or event.occurred_at
+        seen = published or event.occurred_at
         if tracked is not None:
             seen = max(seen, tracked.settled_at)
         return min(seen, horizon.clock)
@@ -355,6 +362,21 @@ class Folded(Protocol):
     def records(self) -> Iterator[dict[str, Any]]: ...
 
     def workloads(self) -> dict[str, DepartmentWorkload]: ...
+
+
+def _judged_alike(before: Case, after: Case) -> bool:
+    """Whether the SLA judge sees `after` as it saw `before`, just settled: the same clocks,
+    notices and alerts raised (`track` returns the SLA state itself when an event means nothing
+    to it) and the same claim and category, which choose a period's budget. The judge reads
+    nothing else that an event can change (projections/sla.py). Such an event, settled before
+    the complaint's next due instant (as `History._advance` ensures), raises nothing, retracts
+    nothing, and leaves that instant where it was: nothing crossed a threshold since the settle
+    that found it, and no threshold moved."""
+    return (
+        after.sla is before.sla
+        and after.complaint.claim_amount == before.complaint.claim_amount
+        and after.complaint.category == before.complaint.category
+    )
 
 
 def _about(entry: LoggedEvent, fed: Fed) -> str | None:

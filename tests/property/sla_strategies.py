@@ -125,3 +125,56 @@ def live_runs(draw: st.DrawFn) -> LiveRun:
     steps = draw(live_steps(len(events)))
     final_wait = draw(st.integers(0, 8 * 86400).map(lambda seconds: timedelta(seconds=seconds)))
     return LiveRun(events, tuple(steps), final_wait)
+
+
+STAGE_AFTER = {"received": "received", "inspected": "inspecting", "ruled": "ruled", "paid": "paid"}
+"""The stage an event of this type leaves a complaint in (`assigned` and `followed_up` depend)."""
+
+
+@st.composite
+def amended_along(draw: st.DrawFn, events: tuple[dict[str, Any], ...], max_amendments: int = 2) -> list[dict[str, Any]]:
+    """`events` with up to `max_amendments` claim amendments, each at the instant of an event that
+    leaves the claim open to change (not yet paid), to a claim on either side of the 2,000 CNY
+    tier: an amendment moves no clock, yet it can change a period's budget, so what is due."""
+    amendable, stage = [], "received"
+    for index, document in enumerate(events):
+        kind = document["type"]
+        if kind == "assigned":
+            stage = "assigned" if stage == "received" else stage
+        elif kind == "followed_up":
+            stage = "closed" if document["data"]["satisfied"] else "assigned"
+        else:
+            stage = STAGE_AFTER[kind]
+        if stage not in ("paid", "closed"):
+            amendable.append(index)
+    positions = draw(st.lists(st.sampled_from(amendable), max_size=max_amendments)) if amendable else []
+    amended = list(events)
+    for number, position in enumerate(sorted(positions, reverse=True), 1):
+        after = events[position]
+        amendment = {
+            **after,
+            "event_id": f"{after['complaint_id']}/amended-{number}",
+            "type": "amended",
+            "data": {"claim_amount": draw(st.sampled_from(CLAIMS)), "reason": "the customer adds costs"},
+        }
+        amended.insert(position + 1, amendment)
+    return amended
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """A history as logged: each event with the delay before the worker saw it (its log time is
+    the later of its own time plus that delay and the log time before it), and how long after the
+    last log time the replay's horizon lies."""
+
+    events: tuple[dict[str, Any], ...]
+    delays: tuple[timedelta, ...]
+    final_wait: timedelta
+
+
+@st.composite
+def logged_runs(draw: st.DrawFn) -> LoggedRun:
+    events = draw(amended_along(draw(sla_histories()).events))
+    delays = draw(st.lists(waits, min_size=len(events), max_size=len(events)))
+    final_wait = draw(st.integers(0, 8 * 86400).map(lambda seconds: timedelta(seconds=seconds)))
+    return LoggedRun(tuple(events), tuple(delays), final_wait)

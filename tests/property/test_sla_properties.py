@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
-from sla_strategies import LiveRun, Step, live_runs, sla_histories
+from sla_strategies import LiveRun, LoggedRun, Step, live_runs, logged_runs, sla_histories
 from strategies import with_duplicates
 
 from events.codec import decode_event
@@ -48,7 +48,8 @@ from projections.case import (
 from projections.clocks import ClockView
 from projections.policy import parse_policy
 from projections.sla import Judge
-from tests.wire import T0, assigned, inspected, minutes, paid, received, ruled
+from services.history import History, Horizon, Horizons, LoggedEvent
+from tests.wire import T0, amended, assigned, inspected, minutes, paid, received, ruled
 
 DATA = Path(__file__).resolve().parents[2] / "projections" / "data"
 RULES = Rulebook(
@@ -316,6 +317,78 @@ def test_live_and_replayed_alerts_agree_on_when_each_fell_due(run: LiveRun) -> N
 
     once = settle(folded(run.events), RULES, worker.now)
     assert {alert.alert_id: alert.due_at for alert in once.raised} == worker.outstanding
+
+
+def timed_log(run: LoggedRun) -> tuple[list[LoggedEvent], datetime]:
+    """The run's events as log entries (log times in milliseconds, never going back), and the
+    replay's horizon."""
+    entries: list[LoggedEvent] = []
+    logged_at = 0
+    for offset, (document, delay) in enumerate(zip(run.events, run.delays, strict=True)):
+        logged_at = max(logged_at, int((occurred(document) + delay).timestamp() * 1000))
+        key = document["complaint_id"].encode()
+        entries.append(LoggedEvent(0, offset, logged_at, key, orjson.dumps(document)))
+    last = entries[-1].published_at
+    assert last is not None
+    return entries, last + run.final_wait
+
+
+def never_stopped(entries: list[LoggedEvent], horizon: datetime) -> bytes:
+    """The state record of a live worker that never stopped, at `horizon`: it settles the complaint
+    at every instant its timer indexes (`next_due_at`) and after every event, at the event's log
+    time, until the horizon."""
+    case: Case | None = None
+    due: datetime | None = None
+
+    def settled(case: Case, now: datetime) -> tuple[Case, datetime | None]:
+        step = assess(case, RULES, now)
+        return step.settled.case, step.next_due_at
+
+    for entry in entries:
+        seen = entry.published_at
+        assert seen is not None
+        while case is not None and due is not None and due <= seen:
+            case, due = settled(case, due)
+        try:
+            folded_in = accept_event(case, decode(orjson.loads(entry.value)), RULES, published_at=seen)
+        except Rejection:
+            continue
+        case, due = settled(folded_in, seen)
+    assert case is not None, "a history starts with its `received`"
+    while due is not None and due <= horizon:
+        case, due = settled(case, due)
+    step = assess(case, RULES, horizon)
+    return orjson.dumps(to_record(step.settled.case, RULES, horizon, step.views))
+
+
+def amended_after_the_warning() -> LoggedRun:
+    """A 300 CNY claim (1 hour to resolve, at risk after 48 minutes) amended to 5,000 CNY (3 days)
+    at minute 50: the amendment moves no clock, yet the at_risk alert raised at minute 48 is no
+    longer due and is retracted, one revision more."""
+    start = T0 + timedelta(days=-300)
+    events = (
+        received("C-1", amount="300.00", at=start),
+        assigned("C-1", "repair", at=start + minutes(5)),
+        amended("C-1", "5000.00", at=start + minutes(50)),
+    )
+    return LoggedRun(events, (timedelta(0),) * len(events), minutes(5))
+
+
+@SLA
+@example(run=amended_after_the_warning())
+@given(run=logged_runs())
+def test_a_replay_reaches_the_record_of_a_worker_that_never_stopped(run: LoggedRun) -> None:
+    """`complaintflow replay` (services/history.py) claims what a worker that never stopped would
+    have published, revision included: the same settles at the same instants, in effect. Replay
+    leaves out the settles it can tell change nothing (an event that moves no clock, notice or
+    budget), so this also checks that it tells right: a settle left out that would have raised or
+    retracted an alert shows in the record's alerts and revision."""
+    entries, horizon = timed_log(run)
+    history = History(RULES, Horizons(Horizon(horizon)))
+    for entry in entries:
+        history.feed(entry)
+
+    assert orjson.dumps(history.record("C-1")) == never_stopped(entries, horizon)
 
 
 # --- 3. determinism -------------------------------------------------------------------------
