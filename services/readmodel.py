@@ -43,7 +43,8 @@ class Standing(NamedTuple):
     department: str
     """The department handling the complaint now."""
     open: bool
-    revision: int
+    version: int
+    """How many events the record held has folded: what tells a newer record from an older one."""
 
 
 @dataclass(slots=True)
@@ -93,8 +94,8 @@ class ReadModel:
         """`take_state` of a record already parsed: the worker's own, as its agent wrote `value`."""
         complaint_id = record["complaint_id"]
         current = self.handled_by.get(complaint_id)
-        if current is not None and current.revision > record["revision"]:
-            return  # an older record read after a newer one: at-least-once publishing
+        if current is not None and not self._newer(record, current):
+            return
         unpacked = self._unpacked
         if unpacked.pop(complaint_id, None) is None:
             self.states.pop(complaint_id, None)
@@ -103,7 +104,21 @@ class ReadModel:
             oldest, record_value = unpacked.popitem(last=False)
             self.states[oldest] = _records.pack(record_value)
         department = sys.intern(record["department"])
-        self.handled_by[complaint_id] = Standing(department, bool(record["open"]), record["revision"])
+        self.handled_by[complaint_id] = Standing(department, bool(record["open"]), record["version"])
+
+    def _newer(self, record: dict[str, Any], current: Standing) -> bool:
+        """Whether `record` is at least as new as the complaint's record held (`current`): it folded
+        more events, or as many and was evaluated no earlier (a timer's settle, or the same events
+        processed again after a crash). Not its `revision`: a worker that crashed before saving its
+        table processes the events since its last commit again, and raises in one settle the
+        alerts its first pass raised in several, so its newer records can count fewer revisions than
+        one published before the crash. An older record read after a newer one (at-least-once
+        publishing; a complaint whose records moved partition, docs/operations.md) is left out."""
+        version = record["version"]
+        if version != current.version:
+            return bool(version > current.version)
+        held = self.complaint(record["complaint_id"])
+        return held is None or _evaluated_at(record) >= _evaluated_at(orjson.loads(held))
 
     def take_workload(self, value: bytes | None) -> None:
         if value:
@@ -206,6 +221,10 @@ class ReadModel:
         """Alerts raised past `seen` (partition → next offset the client has not seen): a
         reconnecting stream resumes exactly, whichever worker it reconnects to."""
         return [logged for logged in self.raised_log if logged.offset >= seen.get(logged.partition, 0)]
+
+
+def _evaluated_at(record: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(record["evaluated_at"])
 
 
 def _aged(record: dict[str, Any], now: datetime) -> dict[str, Any]:

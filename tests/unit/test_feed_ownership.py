@@ -125,13 +125,13 @@ def test_the_agent_hands_the_model_event_positions_and_state_records_once_the_br
     feed = ReadModelFeed(Settings(topic_prefix="t."))
     feed.own([2])
     feed.took_event(2, 17, b"C-1")
-    record = {"complaint_id": "C-1", "revision": 3, "department": "家电部", "open": True}
-    confirm = feed.state_sent(2, record, b'{"complaint_id":"C-1","revision":3}')
+    record = {"complaint_id": "C-1", "version": 2, "revision": 3, "department": "家电部", "open": True}
+    confirm = feed.state_sent(2, record, b'{"complaint_id":"C-1","version":2,"revision":3}')
     assert feed.model.complaint("C-1") is None, "not before the broker has it"
 
     confirm(2, 5)
     assert feed.model.event_positions("C-1") == [(2, 17)]
-    assert feed.model.complaint("C-1") == b'{"complaint_id":"C-1","revision":3}'
+    assert feed.model.complaint("C-1") == b'{"complaint_id":"C-1","version":2,"revision":3}'
     assert feed.model.handled_by["C-1"].department == "家电部"
     state = feed._own.ownership(TopicPartition("t.complaints.state", 2))
     events = feed._own.ownership(TopicPartition("t.complaints.events", 2))

@@ -16,8 +16,26 @@ from services.sse import format_alert, parse_seen, seen_id
 T = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
-def state(complaint_id: str, revision: int, *, department: str = "家电部", is_open: bool = True) -> bytes:
-    return orjson.dumps({"complaint_id": complaint_id, "revision": revision, "department": department, "open": is_open})
+def state(
+    complaint_id: str,
+    version: int,
+    *,
+    revision: int | None = None,
+    minute: int = 0,
+    department: str = "家电部",
+    is_open: bool = True,
+) -> bytes:
+    """A complaints.state record after `version` events, evaluated `minute` minutes after T."""
+    return orjson.dumps(
+        {
+            "complaint_id": complaint_id,
+            "version": version,
+            "revision": version if revision is None else revision,
+            "evaluated_at": (T + timedelta(minutes=minute)).isoformat(),
+            "department": department,
+            "open": is_open,
+        }
+    )
 
 
 def alert(complaint_id: str, kind: str = "breached", *, level: int = 0, minute: int = 0) -> bytes:
@@ -44,12 +62,42 @@ def retraction(complaint_id: str, kind: str = "breached", level: int = 0) -> byt
     )
 
 
-def test_the_newest_revision_of_a_complaint_wins_whatever_order_records_are_read_in() -> None:
+def shown(model: ReadModel, complaint_id: str) -> tuple[int, int]:
+    """(version, revision) of the complaint's record the model shows."""
+    record = orjson.loads(model.complaint(complaint_id) or b"")
+    return record["version"], record["revision"]
+
+
+def test_an_older_record_read_after_a_newer_one_is_left_out() -> None:
     model = ReadModel()
-    model.take_state(state("C-1", 3, department="服装部"))
-    model.take_state(state("C-1", 2, department="家电部"))  # a late duplicate of an older publication
-    assert orjson.loads(model.complaint("C-1") or b"")["revision"] == 3
+    model.take_state(state("C-1", 3, department="服装部", minute=5))
+    model.take_state(state("C-1", 2, department="家电部", minute=2))  # a late duplicate of an older publication
+    model.take_state(state("C-1", 3, revision=2, department="家电部", minute=4))  # evaluated before the one held
+    assert shown(model, "C-1") == (3, 3)
     assert model.handled_by["C-1"] == ("服装部", True, 3)
+
+
+def test_a_timer_settle_of_the_same_events_replaces_the_record_it_follows() -> None:
+    model = ReadModel()
+    model.take_state(state("C-1", 2, minute=5))
+    model.take_state(state("C-1", 2, revision=3, minute=65))  # the resolution clock's breach, raised by the timer
+    assert shown(model, "C-1") == (2, 3)
+
+
+def test_after_a_crash_the_records_published_again_replace_those_published_before() -> None:
+    """A worker raised two alerts in two timer settles (revisions 3 and 4), published them, and
+    died before saving its table. Its successor processes the same events again later and raises
+    both in one settle: revision 3, where the record published before the crash says 4. The next
+    event (revision 4, version 3) must show too: a model keeping the highest revision showed the
+    record from before the crash, a state the complaint had left, until the revisions caught up."""
+    model = ReadModel()
+    model.take_state(state("C-1", 2, minute=5))
+    model.take_state(state("C-1", 2, revision=3, minute=48))
+    model.take_state(state("C-1", 2, revision=4, minute=60))
+    model.take_state(state("C-1", 2, revision=3, minute=70, department="服装部"))  # after the restart
+    assert shown(model, "C-1") == (2, 3) and model.handled_by["C-1"].department == "服装部"
+    model.take_state(state("C-1", 3, revision=4, minute=75, is_open=False))
+    assert shown(model, "C-1") == (3, 4) and not model.handled_by["C-1"].open
 
 
 def test_the_newest_records_are_kept_as_published_and_packed_once_newer_ones_push_them_out() -> None:
@@ -66,19 +114,23 @@ def test_the_newest_records_are_kept_as_published_and_packed_once_newer_ones_pus
     assert model.complaint("C-0") == state("C-0", 2) and model.complaints == readmodel.UNPACKED_RECORDS + 1
 
 
-@given(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 5)), max_size=60))
-def test_every_complaint_shows_its_newest_revision_however_its_records_were_kept(
-    takes: list[tuple[int, int]],
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 5), st.integers(0, 5)), max_size=60))
+def test_every_complaint_shows_its_newest_record_however_its_records_were_kept(
+    takes: list[tuple[int, int, int]],
 ) -> None:
+    """The newest: of the most events, then evaluated last, then read last."""
     model = ReadModel()
     newest: dict[str, bytes] = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(readmodel, "UNPACKED_RECORDS", 3)  # a few complaints are packed, a few not
-        for number, revision in takes:
-            record = state(f"C-{number}", revision)
+        for number, version, minute in takes:
+            record = state(f"C-{number}", version, revision=len(takes) - minute, minute=minute)
             model.take_state(record)
             known = newest.get(f"C-{number}")
-            if known is None or orjson.loads(known)["revision"] <= revision:
+            if known is None or (orjson.loads(known)["version"], orjson.loads(known)["evaluated_at"]) <= (
+                version,
+                (T + timedelta(minutes=minute)).isoformat(),
+            ):
                 newest[f"C-{number}"] = record
     assert {complaint_id: model.complaint(complaint_id) for complaint_id in newest} == newest
     assert model.complaints == len(newest)
