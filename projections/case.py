@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 
 from events.errors import FromTheFuture, ImpossibleTransition, UnknownPolicyVersion
 from events.models import ComplaintEvent, PolicyAdopted
+from events.types import in_zone
 from projections import complaint, sla
 from projections.case_codec import case_json
 from projections.clocks import ClockView, SlaState, WorkingDays, opened, track
@@ -71,7 +72,10 @@ def accept_event(
     `published_at` is the message's timestamp in the log (not the wall clock: a replay must see
     the same instant): an event claiming to have happened later than that, beyond the allowed
     clock skew, is `FromTheFuture`, since its clocks would start in the future."""
-    if published_at is not None and event.occurred_at > published_at + rules.max_clock_skew:
+    # In the event's zone: the log time is UTC, and across zones Python asks each zone for its offset.
+    if published_at is not None and event.occurred_at > in_zone(
+        published_at + rules.max_clock_skew, event.occurred_at.tzinfo
+    ):
         raise FromTheFuture(
             f"occurred_at {event.occurred_at.isoformat()} is more than {rules.max_clock_skew} after the event was "
             f"published ({published_at.isoformat()}): fix the channel's clock or the timestamp, then republish",
