@@ -4,7 +4,7 @@ repeats and rejections, the verify horizon, workload rebuilt from memberships, t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import orjson
@@ -18,7 +18,7 @@ from services.history import ExportFileError, History, Horizon, Horizons, Logged
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.shares import PartitionShares
-from tests.wire import T0, assigned, inspected, minutes, paid, received, ruled
+from tests.wire import CHINA, T0, assigned, inspected, minutes, paid, received, ruled
 
 RULES = load_rulebook(Settings())
 DAY = timedelta(days=1)
@@ -68,6 +68,18 @@ def test_the_as_of_cut_is_by_when_events_happened_not_when_they_were_logged() ->
     late = logged(*lifecycle(), published=T0 + 10 * DAY)
 
     assert replay(late, T0 + 2.5 * DAY).record("C-1")["stage"] == "ruled"
+
+
+@pytest.mark.parametrize("as_of_zone", [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))])
+def test_an_event_is_left_out_exactly_when_it_happened_after_as_of_in_whatever_offsets(as_of_zone: tzinfo) -> None:
+    """The cut compares instants, not clock readings: events written at +08:00 against an `--as-of`
+    given at any offset, the same horizon asked about events of both zones in turn."""
+    ruled_at = T0 + 2 * DAY
+    horizon = Horizon(T0 + 3 * DAY, occurred_by=ruled_at.astimezone(as_of_zone))
+    for written in (CHINA, UTC, CHINA):
+        assert not horizon.left_out(ruled_at.astimezone(written))
+        assert horizon.left_out((ruled_at + timedelta(microseconds=1)).astimezone(written))
+    assert replay(logged(*lifecycle()), ruled_at.astimezone(as_of_zone)).counts == {"accepted": 3, "later": 1}
 
 
 def test_clocks_are_evaluated_at_as_of() -> None:
