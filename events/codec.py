@@ -88,6 +88,16 @@ def orjson_writes_like_isoformat(moment: datetime) -> bool:
     return writes
 
 
+def isoformat(moment: datetime) -> str:
+    """`moment.isoformat()`: the same text, written by orjson where it writes it alike (an offset of
+    whole minutes, or none). CPython formats the offset through `printf`, which made `isoformat` a
+    third of a state record's cost (`case.to_record`: at every event, ~7 instants); orjson writes
+    the whole instant in about half the machine instructions."""
+    if orjson_writes_like_isoformat(moment):
+        return orjson.dumps(moment)[1:-1].decode()
+    return moment.isoformat()
+
+
 _FIXED_OFFSETS: dict[tzinfo | None, bool] = {}
 """Each fixed-offset zone met (`datetime.timezone`, or pydantic's `TzInfo` in a case loaded from
 the table) → `orjson_writes_like_isoformat`'s answer, which depends on the offset alone: one entry

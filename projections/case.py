@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from events.codec import isoformat
 from events.errors import FromTheFuture, ImpossibleTransition, UnknownPolicyVersion
 from events.models import ComplaintEvent, PolicyAdopted
 from events.types import in_zone
@@ -198,13 +199,13 @@ def to_record(case: Case, rules: Rulebook, now: datetime, views: list[ClockView]
         "escalation_level": max((view.escalation_level for view in views), default=0),
         "alerts": [_raised_record(alert_id, due_at) for alert_id, due_at in _by_due_time(case.sla.raised)],
         "revision": case.revision,
-        "evaluated_at": now.isoformat(),
+        "evaluated_at": isoformat(now),
     }
 
 
 def alert_record(alert: Alert, raised_at: datetime) -> dict[str, Any]:
     """An alert on `complaints.alerts`; everything but `raised_at` is the same in live and replay."""
-    return {**alert.model_dump(mode="json"), "raised_at": raised_at.isoformat()}
+    return {**alert.model_dump(mode="json"), "raised_at": isoformat(raised_at)}
 
 
 def dump_case(case: Case) -> bytes:
@@ -227,7 +228,7 @@ def _clock_record(view: ClockView) -> dict[str, Any]:
     return {
         "name": view.name,
         "status": view.status,
-        "deadline": None if view.deadline is None else view.deadline.isoformat(),
+        "deadline": None if view.deadline is None else isoformat(view.deadline),
         "remaining_seconds": round(view.remaining_seconds, 3),
         "escalation_level": view.escalation_level,
     }
@@ -244,5 +245,5 @@ def _raised_record(alert_id: str, due_at: datetime) -> dict[str, Any]:
         "kind": kind,
         "clock": None if clock == "-" else clock,
         "level": int(level),
-        "due_at": due_at.isoformat(),
+        "due_at": isoformat(due_at),
     }

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from events.codec import fingerprint
+from events.codec import fingerprint, isoformat
 from events.errors import ConflictingDuplicate, ImpossibleTransition, UnknownComplaint
 from events.models import (
     Amended,
@@ -283,8 +283,8 @@ def to_record(state: ComplaintState) -> dict[str, Any]:
         "paid_amount": str(state.paid_amount),
         "satisfied": state.satisfied,
         "recovery": _recovery_record(state),
-        "received_at": state.received_at.isoformat(),
-        "last_event_at": state.last_event_at.isoformat(),
+        "received_at": isoformat(state.received_at),
+        "last_event_at": isoformat(state.last_event_at),
         "version": state.version,
     }
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from events.codec import isoformat
 from projections.complaint import ComplaintState
 from projections.state import Membership as Membership
 from projections.state import Standing as Standing
@@ -92,7 +93,7 @@ def _record(view: Counts, oldest: datetime | None, now: datetime | None) -> dict
     return {
         **view.model_dump(mode="json", exclude={"open_since"}),
         "oldest_open_seconds": None if oldest is None or now is None else round((now - oldest).total_seconds(), 3),
-        "evaluated_at": None if now is None else now.isoformat(),
+        "evaluated_at": None if now is None else isoformat(now),
     }
 
 
