@@ -273,8 +273,11 @@ class History:
         return min(seen, horizon.clock)
 
     def _advance(self, tracked: _Tracked, until: datetime) -> None:
-        while tracked.next_due_at is not None and tracked.next_due_at <= until:
-            self._settle(tracked, tracked.next_due_at)
+        # `until` in the due instant's zone: the log's instants are UTC, the complaints' +08:00.
+        due = tracked.next_due_at
+        while due is not None and due <= in_zone(until, due.tzinfo):
+            self._settle(tracked, due)
+            due = tracked.next_due_at
 
     def _settle(
         self,
