@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from benchmarks import core, latency, task_clock
+from benchmarks import core, instructions, latency, streams, task_clock
 from benchmarks.harness import log_time
 from benchmarks.live import medians_by_slice
 from benchmarks.profile import summarise
@@ -342,3 +342,13 @@ def test_the_task_clock_counts_each_step_under_what_it_runs() -> None:
     assert task_clock.spent[wrapper + ">" + awaited.__qualname__][1] == 1, "the step that left it awaiting"
     assert task_clock.spent[wrapper][1] == 1, "its last step, after which it awaits nothing"
     assert all(seconds >= 0 for seconds, _ in task_clock.spent.values())
+
+
+@pytest.mark.parametrize("workload", instructions.WORKLOADS)
+def test_each_instruction_count_workload_does_its_steps(workload: str) -> None:
+    """`benchmarks.instructions` runs under valgrind, which CI lacks; its workloads run here as
+    they would there: replay's over every event of the log, the step's once per complaint."""
+    steps = instructions.run(workload, 20, 1)
+
+    events = len(streams.encode(streams.history(7, 20, instructions.NOW)))
+    assert steps == (events if workload.startswith("replay") else 20)
