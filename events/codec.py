@@ -92,7 +92,7 @@ def isoformat(moment: datetime) -> str:
     """`moment.isoformat()`: the same text, written by orjson where it writes it alike (an offset of
     whole minutes, or none). CPython formats the offset through `printf`, which made `isoformat` a
     third of a state record's cost (`case.to_record`: at every event, ~7 instants); orjson writes
-    the whole instant in about half the machine instructions."""
+    the whole instant in about half the time."""
     if orjson_writes_like_isoformat(moment):
         return orjson.dumps(moment)[1:-1].decode()
     return moment.isoformat()

@@ -124,7 +124,7 @@ class Horizon:
     clock: datetime
     occurred_by: datetime | None = None
     version: int | None = None
-    _zoned: dict[tzinfo | None, datetime] = field(default_factory=dict, compare=False, repr=False)
+    _zoned: dict[tzinfo | None, datetime] = field(default_factory=dict, init=False, compare=False, repr=False)
     """`occurred_by` in each zone an event was written in: compared in the event's own zone, an
     instant is compared by its fields, ~5,000 machine instructions fewer than across two zones."""
 
