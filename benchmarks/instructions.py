@@ -10,9 +10,9 @@ they are the steadiest measure such a host offers (docs/performance.md, eighteen
 Each workload runs under callgrind twice, once with its work done `--passes` times and once
 without (the same inputs built), and the difference is divided by the steps:
 
-- `replay`: replay's fold and output: a `History` fed the bench's log (figure 1's backlog, every
-  event logged at one instant), then `write_projections` as `complaintflow replay` writes it;
-  per event;
+- `replay`: replay's fold and output over the bench's log (figure 1's backlog, every event logged
+  at one instant), as figure 4's "replay's fold in memory" row does them
+  (`benchmarks.replay.replay_in_memory`); per event;
 - `replay-timed`: the same history logged as it happened, 0-4 s late: complaints are woken at
   their due instants between events, as replay does; per event;
 - `step`: the live worker's core step on a case it holds (`accept_event` of the complaint's last
@@ -26,8 +26,8 @@ bench`. Run it in two trees to compare them: it prints instructions, never a ver
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
-import io
 import os
 import random
 import re
@@ -38,13 +38,12 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import streams, throughput
+from benchmarks import replay, streams, throughput
 from benchmarks.streams import Event, Message
 from events.codec import decode_keyed_event
 from projections import case as cases
 from projections.case import Rulebook
-from services.history import History, Horizon, Horizons, LoggedEvent
-from services.render import write_projections
+from services.history import LoggedEvent
 from services.rules import load_rulebook
 from services.settings import Settings
 
@@ -116,11 +115,12 @@ def _replay(rules: Rulebook, history: list[Event], *, timed: bool, passes: int) 
         LoggedEvent(0, offset, at, key, value)
         for offset, ((key, value), at) in enumerate(zip(messages, logged, strict=True))
     ]
-    for _ in range(passes):
-        folded = History(rules, Horizons(Horizon(NOW, occurred_by=NOW)))
-        for entry in entries:
-            folded.feed(entry)
-        write_projections(io.StringIO(), folded, NOW, None, "json")
+
+    async def passes_over_the_log() -> None:
+        for _ in range(passes):
+            await replay.replay_in_memory(entries, rules, NOW)
+
+    asyncio.run(passes_over_the_log())  # run without passes too: the event loop is not the work
     return len(entries)
 
 

@@ -103,15 +103,22 @@ async def history_per_second(messages: list[Message], rules: Rulebook) -> float:
     the final settle at `--as-of` and the JSON output, as `run_replay` does them. No Kafka, no
     start-up: the ceiling of replay on this core."""
     published = int(time.time() * 1000)
-    log = _InMemory([LoggedEvent(0, offset, published, key, value) for offset, (key, value) in enumerate(messages)])
+    entries = [LoggedEvent(0, offset, published, key, value) for offset, (key, value) in enumerate(messages)]
     as_of = datetime.now(UTC)
     started = time.perf_counter()
+    await replay_in_memory(entries, rules, as_of)
+    return len(entries) / (time.perf_counter() - started)
+
+
+async def replay_in_memory(entries: list[LoggedEvent], rules: Rulebook, as_of: datetime) -> None:
+    """`complaintflow replay --as-of` over log entries in hand, output to nowhere: `fold_log` into a
+    `History`, then the final settle and the JSON output, as `run_replay` does them."""
+    log = _InMemory(entries)
     history = History(rules, Horizons(Horizon(as_of, occurred_by=as_of)))
     await fold_log(log, history, Progress(io.StringIO(), "replay", log.total))
     with spared_collector() as keep:
         keep()
         write_projections(io.StringIO(), history, as_of, None, "json")
-    return log.total / (time.perf_counter() - started)
 
 
 def _command(settings: Settings, *arguments: str, output: Path | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -166,6 +166,18 @@ def _judge(case: Case, rules: Rulebook) -> sla.Judge:
     return sla.Judge(case.sla, case.complaint, policy, rules.calendar)
 
 
+def judged_alike(before: Case, after: Case) -> bool:
+    """Whether the SLA judge (`_judge`) sees `after` as it sees `before`: the same SLA state (its
+    clocks, notices and alerts raised; `track` returns it unchanged when an event means nothing to
+    it) and the same claim and category, which choose a period's budget (`sla._marks`). Nothing
+    else the judge reads can change with an event, so at any instant both are judged alike."""
+    return (
+        after.sla is before.sla
+        and after.complaint.claim_amount == before.complaint.claim_amount
+        and after.complaint.category == before.complaint.category
+    )
+
+
 def standing(case: Case, rules: Rulebook, now: datetime, views: list[ClockView] | None = None) -> Standing:
     """How an open complaint counts in its department's workload: breached if any clock is.
     `views` are the clocks already evaluated at `now`, if the caller has them."""

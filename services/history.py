@@ -249,9 +249,10 @@ class History:
         tracked.case = after
         if not self.settles:
             return Fed("accepted", event)
-        if before is not None and event.complaint_id != self.watch and _judged_alike(before, after):
-            # A settle here would raise nothing, retract nothing and find the same next due instant
-            # (`_judged_alike`): only what it records of the step is kept.
+        if before is not None and event.complaint_id != self.watch and cases.judged_alike(before, after):
+            # `before` was settled, and woken at every due instant up to this event (`_advance`):
+            # nothing crossed a threshold since, and judged alike, no threshold moved. A settle here
+            # would raise nothing, retract nothing and find the same next due instant.
             tracked.settled_at, tracked.final = max(tracked.settled_at, instant), None
         else:
             self._settle(tracked, instant, entry, event, before)
@@ -379,21 +380,6 @@ class Folded(Protocol):
     def records(self) -> Iterator[dict[str, Any]]: ...
 
     def workloads(self) -> dict[str, DepartmentWorkload]: ...
-
-
-def _judged_alike(before: Case, after: Case) -> bool:
-    """Whether the SLA judge sees `after` as it saw `before`, just settled: the same clocks,
-    notices and alerts raised (`track` returns the SLA state itself when an event means nothing
-    to it) and the same claim and category, which choose a period's budget. The judge reads
-    nothing else that an event can change (projections/sla.py). Such an event, settled before
-    the complaint's next due instant (as `History._advance` ensures), raises nothing, retracts
-    nothing, and leaves that instant where it was: nothing crossed a threshold since the settle
-    that found it, and no threshold moved."""
-    return (
-        after.sla is before.sla
-        and after.complaint.claim_amount == before.complaint.claim_amount
-        and after.complaint.category == before.complaint.category
-    )
 
 
 def _about(entry: LoggedEvent, fed: Fed) -> str | None:

@@ -232,5 +232,5 @@ def _aged(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     oldest, evaluated_at = record.get("oldest_open_seconds"), record.get("evaluated_at")
     if oldest is None or evaluated_at is None:
         return record
-    since = (now - datetime.fromisoformat(evaluated_at)).total_seconds()
+    since = (now - _evaluated_at(record)).total_seconds()
     return {**record, "oldest_open_seconds": round(oldest + max(since, 0.0), 3)}
