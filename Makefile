@@ -18,9 +18,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/complaintflow up
 
-## Lint, type-check, import contracts, schema freshness, then the whole test suite.
+## Lint, type-check, import contracts, schema freshness, then the whole test suite: the integration
+## tests in one process (they share one broker and worker), the unit and property tests in another.
 test: lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses 2 --dist loadgroup
 
 ## The dashboard's browser test drives Debian's chromium, and needs a Chinese font to show department
 ## names: install both where they are missing.

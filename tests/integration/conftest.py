@@ -264,3 +264,13 @@ def event_outcomes(text: str) -> Counter[tuple[str, str]]:
     return Counter(
         {(found["outcome"], found["reason"]): int(float(found["count"])) for found in EVENTS_TOTAL.finditer(text)}
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` (pytest-xdist, `--dist loadgroup`) every integration test runs in one
+    process, the one that starts the session's broker and worker: they share them, and a second
+    broker and worker would contend with them for the two cores. The unit and property tests,
+    CPU-bound, run beside them in the other process."""
+    for item in items:
+        if item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.xdist_group("broker"))
