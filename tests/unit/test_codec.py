@@ -271,7 +271,10 @@ def test_a_schema_version_that_is_not_the_integer_one_is_invalid(version):
     assert str(error).startswith("schema_version: ")
 
 
-@pytest.mark.parametrize("moment", ["2024-05-01T10:00:00", "2024-05-01 10:00", "2024-05-01T10:00:00z"])
+@pytest.mark.parametrize(
+    "moment",
+    ["2024-05-01T10:00:00", "2024-05-01 10:00", "2024-05-01T10:00:00z", "2024-05-01T10:00:00+08:00 or later", "Z "],
+)
 def test_a_timestamp_without_offset_is_invalid(moment):
     error = rejection_of(wire(received(occurred_at=moment)))
 
@@ -281,7 +284,10 @@ def test_a_timestamp_without_offset_is_invalid(moment):
     assert repr(moment) in str(error)
 
 
-@pytest.mark.parametrize("moment", ["2024-13-01T10:00:00+08:00", "yesterday+08:00", "2024-05-01T10:00:00+25:00"])
+@pytest.mark.parametrize(
+    "moment",
+    ["2024-13-01T10:00:00+08:00", "yesterday+08:00", "2024-05-01T10:00:00+25:00", "2024-05-01T10:00:00+08:00\n", "Z"],
+)
 def test_a_timestamp_that_is_not_iso_8601_is_invalid(moment):
     error = rejection_of(wire(received(occurred_at=moment)))
 
