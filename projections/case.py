@@ -74,8 +74,10 @@ def accept_event(
     the same instant): an event claiming to have happened later than that, beyond the allowed
     clock skew, is `FromTheFuture`, since its clocks would start in the future."""
     # In the event's zone: the log time is UTC, and across zones Python asks each zone for its offset.
-    if published_at is not None and event.occurred_at > in_zone(
-        published_at + rules.max_clock_skew, event.occurred_at.tzinfo
+    # The log time itself is moved, which the settle moves too (`in_zone` remembers the last move).
+    if (
+        published_at is not None
+        and event.occurred_at > in_zone(published_at, event.occurred_at.tzinfo) + rules.max_clock_skew
     ):
         raise FromTheFuture(
             f"occurred_at {event.occurred_at.isoformat()} is more than {rules.max_clock_skew} after the event was "

@@ -14,6 +14,7 @@ from conftest import assigned, decode, followed_up, inspected, paid, received, r
 
 from events.codec import EVENT_ADAPTER, decode_event, encode_event, fingerprint
 from events.errors import InvalidEvent, Rejection, UndecodableEvent, UnsupportedEvent
+from events.types import in_zone
 
 ONE_OF_EACH = {
     "received": received,
@@ -316,6 +317,26 @@ def test_a_timestamp_at_the_edge_of_the_calendar_is_read_in_its_own_zone():
     earliest = decode(received(occurred_at="0001-01-01T00:00:00+08:00")).occurred_at
 
     assert earliest.isoformat() == "0001-01-01T00:00:00+08:00"
+
+
+def test_an_instant_moved_into_a_zone_is_that_instant_there_whatever_was_moved_before():
+    """`in_zone` remembers its last move: asked again for the same instant in another zone, or for
+    another instant equal to it, it must not answer with what it remembered."""
+    shanghai, kolkata = timezone(timedelta(hours=8)), timezone(timedelta(hours=5, minutes=30))
+    logged = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
+    same_instant = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
+
+    in_shanghai = in_zone(logged, shanghai)
+    again = in_zone(logged, shanghai)
+    in_kolkata = in_zone(logged, kolkata)
+    later = in_zone(logged + timedelta(minutes=5), kolkata)
+    equal = in_zone(same_instant, kolkata)
+
+    assert again is in_shanghai and (in_shanghai.tzinfo, in_shanghai.hour) == (shanghai, 10)
+    assert (in_kolkata.tzinfo, in_kolkata.hour, in_kolkata.minute) == (kolkata, 7, 30)
+    assert (later.tzinfo, later.hour, later.minute) == (kolkata, 7, 35)
+    assert equal == logged and equal.tzinfo is kolkata
+    assert in_zone(logged, None) is logged and in_zone(in_shanghai, shanghai) is in_shanghai
 
 
 def test_a_timestamp_keeps_its_offset_and_z_means_utc():
