@@ -8,10 +8,20 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import complaint_sets, histories, interleaved, redelivered, wire, with_crashes, with_duplicates
+from strategies import (
+    complaint_sets,
+    histories,
+    interleaved,
+    redelivered,
+    ruling_details,
+    wire,
+    with_crashes,
+    with_duplicates,
+)
 
 from events.codec import decode_event
 from events.errors import ImpossibleTransition
+from events.models import RuledData
 from projections import workload
 from projections.complaint import ComplaintState, accept, replay, to_record
 from projections.workload import DepartmentWorkload, Membership
@@ -120,6 +130,18 @@ def test_replay_of_the_whole_log_equals_the_incremental_fold(complaints, data):
     incremental, _ = fold_log(log)
 
     assert dumps(replay([decode_event(wire(document)) for document in log])) == dumps(incremental)
+
+
+@FOLDS
+@given(history=histories(max_steps=20), ruling=ruling_details)
+def test_the_record_writes_a_ruling_as_pydantic_writes_it(history, ruling):
+    """`to_record` writes the ruling itself, not through pydantic's serializer: field for field and
+    in the same order, whatever the ruling."""
+    states, _ = fold_log(list(history.events))
+    data = RuledData.model_validate(ruling)
+    ruled = states[history.complaint_id]._replace(ruling=data)
+
+    assert list(to_record(ruled)["ruling"].items()) == list(data.model_dump(mode="json").items())
 
 
 @FOLDS
