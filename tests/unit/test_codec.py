@@ -320,8 +320,8 @@ def test_a_timestamp_at_the_edge_of_the_calendar_is_read_in_its_own_zone():
 
 
 def test_an_instant_moved_into_a_zone_is_that_instant_there_whatever_was_moved_before():
-    """`in_zone` remembers its last move: asked again for the same instant in another zone, or for
-    another instant equal to it, it must not answer with what it remembered."""
+    """`in_zone` remembers its last move: asked for the same instant in another zone, or for another
+    instant in the same zone, it must answer what it is asked, not what it remembered."""
     shanghai, kolkata = timezone(timedelta(hours=8)), timezone(timedelta(hours=5, minutes=30))
     logged = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
     same_instant = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)
