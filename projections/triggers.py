@@ -26,12 +26,15 @@ Where = Mapping[str, Scalar | list[Scalar]]
 
 def holds(where: Where, data: Mapping[str, object]) -> bool:
     """Whether `data` (an event's data fields, as its model holds them) meets every condition."""
-    return all(_equal(_as_written(data.get(field)), expected) for field, expected in where.items())
+    return all(_equal(as_written(data.get(field)), expected) for field, expected in where.items())
 
 
-def _as_written(value: object) -> object:
+def as_written(value: object) -> object:
     """A data field as the event's JSON has it (`model_dump(mode="json")` of that one field):
-    amounts as their decimal strings, a nested model as its fields."""
+    amounts as their decimal strings, a nested model as its fields. Also how the state record
+    writes the ruling's fields (`projections.complaint`)."""
+    if value is None or isinstance(value, (str, int)):  # most fields, booleans included:
+        return value  # `BaseModel`'s check below goes through its metaclass's `__instancecheck__`
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, BaseModel):
