@@ -63,16 +63,18 @@ def in_shared_zone(moment: datetime) -> datetime:
     if zone is None:
         return moment
     shared = _ZONES.setdefault(zone, zone)  # zones of one offset are equal, so one is kept per offset
+    # Not through `in_zone`: each timestamp read would take the place of the move it remembers.
     return moment if shared is zone else _moved(moment, shared)
 
 
 def in_zone(moment: datetime, zone: tzinfo | None) -> datetime:
     """The same instant in `zone` (`moment` itself when it is already there, or no zone is given).
 
-    The last move is remembered: one event's log time is moved into the complaint's zone three
-    times (the skew check in `projections.case.accept_event`, the settle's `now` in
-    `projections.sla.Judge`, replay's wake-ups), ~2,900 machine instructions each time. The
-    memory holds the instant itself, so no other object can be taken for it."""
+    The last move is remembered: replay moves each event's log time into the complaint's zone
+    three times (the skew check in `projections.case.accept_event`, the settle's `now` in
+    `projections.sla.Judge`, its wake-ups), ~2,900 machine instructions each time. The live worker
+    settles at the wall clock, another instant, so there the memory only costs its check. It
+    holds the instant itself, so no other object can be taken for it."""
     global _last_move
     if zone is None or moment.tzinfo is zone:
         return moment
