@@ -17,7 +17,9 @@ without (the same inputs built), and the difference is divided by the steps:
   their due instants between events, as replay does; per event;
 - `step`: the live worker's core step on a case it holds (`accept_event` of the complaint's last
   event, `assess`, `to_record`); per step;
-- `loaded-step`: the same on the case read back from its table bytes (`load_case` included).
+- `loaded-step`: the same on the case read back from its table bytes (`load_case` included);
+- `decode`: the door every path goes through, `decode_keyed_event` of each message of the
+  backlog (orjson, then pydantic's validator and the contract's own field validators); per message.
 
 Needs valgrind (Debian: `apt-get install valgrind`); nothing here runs in `make test` or `make
 bench`. Run it in two trees to compare them: it prints instructions, never a verdict.
@@ -47,7 +49,7 @@ from services.history import LoggedEvent
 from services.rules import load_rulebook
 from services.settings import Settings
 
-WORKLOADS = ("replay", "replay-timed", "step", "loaded-step")
+WORKLOADS = ("replay", "replay-timed", "step", "loaded-step", "decode")
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 """A fixed `now`: the inputs, and so the instructions, are the same on every run."""
 
@@ -100,6 +102,8 @@ def run(workload: str, complaints: int, passes: int) -> int:
     if workload.startswith("replay"):
         return _replay(rules, history, timed=workload == "replay-timed", passes=passes)
     backlog = streams.encode(throughput.backlog(history, NOW))
+    if workload == "decode":
+        return _decoded(backlog, passes)
     return _steps(rules, backlog, loaded=workload == "loaded-step", passes=passes)
 
 
@@ -126,6 +130,13 @@ def _replay(rules: Rulebook, history: list[Event], *, timed: bool, passes: int) 
 
 def _milliseconds(event: Event) -> int:
     return int(datetime.fromisoformat(str(event["occurred_at"])).timestamp() * 1000)
+
+
+def _decoded(messages: list[Message], passes: int) -> int:
+    for _ in range(passes):
+        for key, value in messages:
+            decode_keyed_event(key, value)
+    return len(messages)
 
 
 def _steps(rules: Rulebook, messages: list[Message], *, loaded: bool, passes: int) -> int:
