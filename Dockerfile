@@ -14,7 +14,7 @@ ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-# A C compiler for this stage only: installing compiles the fold's modules with mypyc (setup.py).
+# A C compiler for this stage only: installing compiles the hot modules with mypyc (setup.py).
 RUN apt-get update && apt-get install --yes --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml setup.py README.md ./
 COPY events events

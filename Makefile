@@ -2,12 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Installing compiles the fold's modules (setup.py): a change to any of projections/ installs again.
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py projections/*.py | cksum | cut -d' ' -f1)
+# Installing compiles the hot modules (setup.py): a change to any of events/ or projections/ installs again.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py events/*.py projections/*.py | cksum | cut -d' ' -f1)
 
 .PHONY: install run test lint browser unit integration schema bench bench-quick profile clean
 
-$(STAMP): pyproject.toml setup.py $(wildcard projections/*.py)
+$(STAMP): pyproject.toml setup.py $(wildcard events/*.py) $(wildcard projections/*.py)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
@@ -64,4 +64,4 @@ schema: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts .complaintflow build
-	rm -f projections/*.so projections/compiled.json *__mypyc*.so
+	rm -f events/*.so events/compiled.json projections/*.so projections/compiled.json *__mypyc*.so

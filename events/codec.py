@@ -22,12 +22,16 @@ EVENT_ADAPTER: TypeAdapter[ComplaintEvent] = TypeAdapter(ComplaintEvent)
 MAX_DEPTH_HINT = "deeply nested"
 
 
-def decode_event(raw: bytes) -> ComplaintEvent:
-    """Decode and validate one wire message.
+def decode_event(raw: bytes | None) -> ComplaintEvent:
+    """Decode and validate one wire message; `None` is a record with a null value (a tombstone).
 
-    Raises `UndecodableEvent` (not UTF-8 / not JSON / not an object), `UnsupportedEvent` (unknown
-    `type` or `schema_version`) or `InvalidEvent` (fields wrong, all of them listed).
+    Raises `UndecodableEvent` (empty or null / not UTF-8 / not JSON / not an object),
+    `UnsupportedEvent` (unknown `type` or `schema_version`) or `InvalidEvent` (fields wrong, all of
+    them listed). Compiled (setup.py), this module checks its arguments' declared types, so a
+    type a caller may pass must be declared: a null value is a rejection, not a `TypeError`.
     """
+    if raw is None:
+        raw = b""  # a null value is rejected as an empty message is
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -178,7 +182,7 @@ def _is_union_tag(part: object) -> bool:
     return isinstance(part, str) and part in EVENT_TYPES
 
 
-def decode_keyed_event(key: bytes | None, raw: bytes) -> ComplaintEvent:
+def decode_keyed_event(key: bytes | None, raw: bytes | None) -> ComplaintEvent:
     """Decode a message and check it is keyed by its complaint: state is partitioned by that key,
     so an event under another key would be folded on the wrong partition."""
     event = decode_event(raw)

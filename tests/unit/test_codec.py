@@ -26,7 +26,7 @@ ONE_OF_EACH = {
 }
 
 
-def rejection_of(raw: bytes) -> Rejection:
+def rejection_of(raw: bytes | None) -> Rejection:
     with pytest.raises(Rejection) as caught:
         decode_event(raw)
     return caught.value
@@ -69,12 +69,15 @@ def test_bytes_that_are_not_utf8_are_undecodable_and_say_where():
     assert f"position {bad_byte_at}" in str(error)
 
 
-def test_empty_message_is_undecodable():
-    error = rejection_of(b"")
+@pytest.mark.parametrize("raw", [b"", None], ids=["empty", "null value"])
+def test_an_empty_message_or_a_null_value_is_undecodable(raw: bytes | None) -> None:
+    """A Kafka record's value may be null (a tombstone): a rejection like an empty message, never a
+    TypeError from the codec's compiled argument checks (which the worker would count as a bug)."""
+    error = rejection_of(raw)
 
     assert type(error) is UndecodableEvent
     assert error.code == "undecodable"
-    assert "empty" in str(error)
+    assert str(error) == "empty message: expected a JSON event"
 
 
 @pytest.mark.parametrize("raw", [b"{", b"{'type': 'received'}", b"received", b'{"a": 1,}', b"   "])

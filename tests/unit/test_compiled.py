@@ -1,5 +1,5 @@
-"""The fold's modules compiled with mypyc (setup.py): the suite runs them compiled wherever the
-project was installed so, and an extension older than its source is refused (projections/__init__.py)."""
+"""The modules compiled with mypyc (setup.py): the suite runs them compiled wherever the project
+was installed so, and an extension older than its source is refused (events/extensions.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from projections import stale_extensions
+from events.extensions import StaleExtension, refuse_stale, stale_extensions
 
 ROOT = Path(__file__).resolve().parents[2]
 SUFFIX = EXTENSION_SUFFIXES[0]
@@ -33,8 +33,8 @@ def compiled_modules() -> list[str]:
 
 @pytest.mark.skipif(os.environ.get("COMPLAINTFLOW_COMPILE") == "0", reason="installed as Python")
 @pytest.mark.parametrize("name", compiled_modules())
-def test_the_fold_runs_compiled_where_it_was_installed_so(name: str) -> None:
-    module = importlib.import_module(f"projections.{name}")
+def test_the_hot_modules_run_compiled_where_the_project_was_installed_so(name: str) -> None:
+    module = importlib.import_module(name)
 
     assert module.__file__ is not None and module.__file__.endswith(tuple(EXTENSION_SUFFIXES)), module.__file__
 
@@ -79,3 +79,11 @@ def test_an_extension_without_a_source_beside_it_shadows_nothing(tmp_path: Path)
     (tmp_path / f"clocks{SUFFIX}").write_bytes(b"\x7fELF")
 
     assert stale_extensions(tmp_path) == []
+
+
+def test_a_package_with_a_stale_extension_refuses_to_be_imported_and_says_how_to_mend_it(tmp_path: Path) -> None:
+    compiled_from(tmp_path, {"codec": b"def decode(): ...\n"})
+    (tmp_path / "codec.py").write_bytes(b"def decode(): return 1\n")
+
+    with pytest.raises(StaleExtension, match=r"events: codec\.py changed since it was compiled; run `make install`"):
+        refuse_stale("events", tmp_path)
