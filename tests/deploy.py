@@ -11,6 +11,7 @@ the Kafka brokers it runs, and for each complaintflow container the environment 
 from __future__ import annotations
 
 import copy
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,3 +354,20 @@ def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
             keyword, _, arguments = line.partition(" ")
             instructions.append((keyword.upper(), arguments.strip()))
     return instructions
+
+
+def in_build_context(path: str, dockerignore: Path) -> bool:
+    """Whether Docker sends `path` (relative to the context's root, as a Dockerfile's COPY names it)
+    to the build, given `.dockerignore`: its patterns in order, the last one that matches decides,
+    and `!` lets a path back in. Enough of Docker's matching for what this repository's file uses
+    (names, `*`, `**/`, a directory's trailing slash)."""
+    kept = True
+    for line in dockerignore.read_text(encoding="utf-8").splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        keeps = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").rstrip("/")
+        if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, pattern.removeprefix("**/")):
+            kept = keeps
+    return kept

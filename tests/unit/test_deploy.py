@@ -38,6 +38,7 @@ from tests.deploy import (
     dockerfile_instructions,
     from_compose,
     from_kubernetes,
+    in_build_context,
     kustomize,
 )
 
@@ -257,6 +258,18 @@ def test_the_image_is_slim_runs_the_worker_as_a_user_and_knows_its_settings() ->
     }
     assert {name for name in variables if is_ours(name)} <= KNOWN
     assert "/healthz" in dict(instructions)["HEALTHCHECK"]
+
+
+def test_everything_the_image_copies_from_the_repository_is_in_its_build_context() -> None:
+    """.dockerignore sends Docker only what `pip install .` needs; a file the Dockerfile copies
+    that it leaves out fails the build (setup.py did, from the compiled core until the twentieth
+    session: the image build is not run where there is no Docker engine)."""
+    instructions = dockerfile_instructions(ROOT / "Dockerfile")
+    copies = [arguments.split() for keyword, arguments in instructions if keyword == "COPY"]
+    sources = [source for words in copies if not words[0].startswith("--from=") for source in words[:-1]]
+    assert "setup.py" in sources and "events" in sources, sources
+
+    assert [source for source in sources if not in_build_context(source, ROOT / ".dockerignore")] == []
 
 
 # The checks can fail: each breaks one invariant in a copy and expects `problems` to say so.
