@@ -18,10 +18,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/complaintflow up
 
-## Lint, type-check, import contracts, schema freshness, then the whole test suite: the integration
-## tests in one process (they share one broker and worker), the unit and property tests in another.
+## Lint, type-check, import contracts, schema freshness, then the whole test suite in two processes:
+## each that runs an integration test starts its own embedded broker and worker for the session.
 test: lint browser
-	$(BIN)/pytest --numprocesses 2 --dist loadgroup
+	$(BIN)/pytest --numprocesses 2
 
 ## The dashboard's browser test drives Debian's chromium, and needs a Chinese font to show department
 ## names: install both where they are missing.

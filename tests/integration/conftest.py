@@ -41,8 +41,19 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="session")
 def broker() -> Iterator[EmbeddedBroker]:
     ARTIFACTS.mkdir(exist_ok=True)
-    with EmbeddedBroker(free_port(), log_path=ARTIFACTS / "tansu.log") as running:
+    with EmbeddedBroker(free_port(), log_path=ARTIFACTS / per_process("tansu.log")) as running:
         yield running
+
+
+def per_process(log_name: str) -> str:
+    """`log_name` for this pytest process. `make test` runs the suite in two (pytest-xdist), and
+    each that runs an integration test starts its own session broker and worker: `tansu-gw0.log`
+    and `tansu-gw1.log`, not one file both write."""
+    process = os.environ.get("PYTEST_XDIST_WORKER")
+    if process is None:
+        return log_name
+    stem, _, suffix = log_name.rpartition(".")
+    return f"{stem}-{process}.{suffix}"
 
 
 TEST_POLICY_VERSION = "2026-11-integration"
@@ -98,7 +109,7 @@ async def worker(
     worker_env: dict[str, str], topics: None, settings: Settings
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
     """One worker process for the session, started once the topics exist, stopped with SIGTERM."""
-    process = start_worker(worker_env, "worker.log")
+    process = start_worker(worker_env, per_process("worker.log"))
     yield process
     stop_worker(process)
 
@@ -264,13 +275,3 @@ def event_outcomes(text: str) -> Counter[tuple[str, str]]:
     return Counter(
         {(found["outcome"], found["reason"]): int(float(found["count"])) for found in EVENTS_TOTAL.finditer(text)}
     )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `make test` (pytest-xdist, `--dist loadgroup`) every integration test runs in one
-    process, the one that starts the session's broker and worker: they share them, and a second
-    broker and worker would contend with them for the two cores. The unit and property tests,
-    CPU-bound, run beside them in the other process."""
-    for item in items:
-        if item.get_closest_marker("integration"):
-            item.add_marker(pytest.mark.xdist_group("broker"))
