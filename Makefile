@@ -20,9 +20,8 @@ run: install
 
 ## Lint, type-check, import contracts, schema freshness, then the whole test suite in two processes:
 ## each that runs an integration test starts its own embedded broker and worker for the session.
-## `--dist loadgroup` with no group marked hands out one test at a time to whichever process is free,
-## so both run integration tests; `--dist load` hands out runs of tests in file order, which put every
-## integration test in one process (a fresh clone's CI took 618 s).
+## `--dist loadgroup` with no group marked hands out one test at a time, so both run integration
+## tests; `--dist load` would send them all to one (docs/performance.md, "The suite's two processes").
 test: lint browser
 	$(BIN)/pytest --numprocesses 2 --dist loadgroup
 

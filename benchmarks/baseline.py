@@ -67,8 +67,7 @@ class Loop:
 
     async def step(self, record: ConsumerRecord[bytes, bytes]) -> list[asyncio.Future[Any]]:
         try:
-            # A record without a value (a tombstone) is rejected as an empty message, as the worker rejects it.
-            event = decode_keyed_event(record.key, record.value or b"")
+            event = decode_keyed_event(record.key, record.value)  # a null value is rejected by the door itself
             before = self.cases.get(event.complaint_id)
             published = datetime.fromtimestamp(record.timestamp / 1000, UTC)
             after = cases.accept_event(before, event, self.rules, published_at=published)
