@@ -30,6 +30,7 @@ from strategies import (
 from events.codec import decode_event, encode_event, fingerprint
 from events.errors import Rejection
 from events.models import ComplaintEvent
+from events.types import _OFFSET, _written_offset
 from projections.complaint import ComplaintState, accept
 
 DECODE_CODES = {"undecodable", "invalid", "unsupported"}
@@ -155,3 +156,27 @@ def test_the_fingerprint_is_the_digest_of_the_canonical_form_the_tables_already_
         event = decode_event(wire(document))
 
         assert fingerprint(event) == hashlib.blake2b(encode_event(event), digest_size=8).hexdigest()
+
+
+digit_like = st.text(alphabet="0123456789\u0660\u0669a", min_size=2, max_size=2)  # Arabic-Indic 0 and 9
+offset_like = st.one_of(
+    st.text(alphabet="0123456789+-:Zz\n T", max_size=9),
+    st.builds(
+        lambda sign, hours, colon, minutes, tail: sign + hours + colon + minutes + tail,
+        st.sampled_from("+-Z0"),
+        digit_like,
+        st.sampled_from(":-0"),
+        digit_like,
+        st.sampled_from(["", "Z", "\n", "\n\n", " "]),
+    ),
+)
+
+
+@FUZZ
+@given(text=st.one_of(offset_like, st.builds(str.__add__, st.text(max_size=20), offset_like)))
+def test_the_offset_a_timestamp_ends_with_is_read_as_the_schema_pattern_reads_it(text):
+    """The decoder reads the offset character by character; the JSON Schema publishes it as a
+    pattern. Both must agree on every text, a trailing newline (which `$` lets by) included."""
+    found = _OFFSET.search(text)
+
+    assert _written_offset(text) == (found.group(1) if found else None)

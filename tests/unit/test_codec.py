@@ -277,7 +277,14 @@ def test_a_schema_version_that_is_not_the_integer_one_is_invalid(version):
 
 @pytest.mark.parametrize(
     "moment",
-    ["2024-05-01T10:00:00", "2024-05-01 10:00", "2024-05-01T10:00:00z", "2024-05-01T10:00:00+08:00 or later", "Z "],
+    [
+        "2024-05-01T10:00:00",
+        "2024-05-01 10:00",
+        "2024-05-01T10:00:00z",
+        "2024-05-01T10:00:00+08:00 or later",
+        "Z ",
+        "2024-05-01+08:00",  # fromisoformat reads it as 08:00 without an offset, "+" the separator
+    ],
 )
 def test_a_timestamp_without_offset_is_invalid(moment):
     error = rejection_of(wire(received(occurred_at=moment)))
