@@ -36,7 +36,7 @@ from events.models import (
     Ruled,
     RuledData,
 )
-from projections.evolve import evolve
+from projections.evolve import evolved
 from projections.state import STAGES as STAGES
 from projections.state import ComplaintState as ComplaintState
 from projections.state import Stage as Stage
@@ -73,14 +73,11 @@ def accept(state: ComplaintState | None, event: ComplaintEvent) -> ComplaintStat
     if event.occurred_at < state.received_at:  # formatted only when it fails, not for every event
         received = state.received_at.isoformat()
         _require(False, state, event, f"it happened before the complaint was received ({received})")
-    changes = _transition(event, state)
-    return evolve(  # every change comes from a validated event or from the state itself
-        state,
-        **changes,
-        version=state.version + 1,
-        applied={**state.applied, event.event_id: digest},
-        last_event_at=max(state.last_event_at, event.occurred_at),
-    )
+    changes = _transition(event, state)  # a dict of the rule's own, made for this call
+    changes["version"] = state.version + 1
+    changes["applied"] = {**state.applied, event.event_id: digest}
+    changes["last_event_at"] = max(state.last_event_at, event.occurred_at)
+    return evolved(state, changes)  # every change comes from a validated event or from the state itself
 
 
 def replay(events: list[ComplaintEvent]) -> dict[str, ComplaintState]:

@@ -11,27 +11,34 @@ from conftest import assigned, fold, inspected, received, ruled
 
 from projections.case import _case, dump_case, load_case
 from projections.clocks import ClockRecord, Period, _record, _started
-from projections.evolve import evolve
+from projections.evolve import evolve, evolved
 from projections.state import Case, Membership
 from projections.tally import membership
 from services.rules import load_rulebook
 from services.settings import Settings
 from tests.folding import cases_of, dump_state, load_state
 
+COPIES = {
+    "keywords": lambda record, changes: evolve(record, **changes),
+    "dict": evolved,  # the fold's own copy (`complaint.accept`)
+}
 
-def test_evolve_is_replace_with_the_changes() -> None:
+
+@pytest.mark.parametrize("copy", COPIES.values(), ids=COPIES.keys())
+def test_evolve_is_replace_with_the_changes(copy: Any) -> None:
     state = fold(received())
 
-    changed = evolve(state, handler="li", version=2)
+    changed = copy(state, {"handler": "li", "version": 2})
 
     assert changed == state._replace(handler="li", version=2)
     assert type(changed) is type(state)
     assert (state.handler, state.version) == (None, 1), "the original is left as it was"
 
 
-def test_evolve_refuses_a_field_the_record_does_not_have() -> None:
+@pytest.mark.parametrize("copy", COPIES.values(), ids=COPIES.keys())
+def test_evolve_refuses_a_field_the_record_does_not_have(copy: Any) -> None:
     with pytest.raises(KeyError):
-        evolve(fold(received()), handlr="li")
+        copy(fold(received()), {"handlr": "li"})
 
 
 def test_evolve_after_a_fold_round_trips_through_the_table() -> None:
