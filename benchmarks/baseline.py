@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 
-from events.codec import decode_keyed_event
+from events.codec import decode_keyed_event, for_orjson
 from events.errors import Rejection
 from projections import case as cases
 from projections.case import Case
@@ -92,7 +92,7 @@ class Loop:
             await self.producer.send(self.topics["alerts"], key=key, value=orjson.dumps(cases.alert_record(alert, now)))
             for alert in (*settled.raised, *settled.retracted)
         ]
-        record_ = cases.to_record(case, self.rules, now, assessment.views)
+        record_ = cases.to_record(case, self.rules, now, assessment.views, instant=for_orjson)
         sends.append(await self.producer.send(self.topics["state"], key=key, value=orjson.dumps(record_)))
         standing = cases.standing(case, self.rules, now, assessment.views)
         self.shares.count(record.partition, before, case, cases.departments_touched(before, case), standing)

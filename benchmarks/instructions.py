@@ -16,7 +16,7 @@ without (the same inputs built), and the difference is divided by the steps:
 - `replay-timed`: the same history logged as it happened, 0-4 s late: complaints are woken at
   their due instants between events, as replay does; per event;
 - `step`: the live worker's core step on a case it holds (`accept_event` of the complaint's last
-  event, `assess`, `to_record`); per step;
+  event, `assess`, `to_record` and its JSON, as `services.agents.publish_case` writes it); per step;
 - `loaded-step`: the same on the case read back from its table bytes (`load_case` included);
 - `decode`: the door every path goes through, `decode_keyed_event` of each message of the
   backlog (orjson, then pydantic's validator and the contract's own field validators); per message.
@@ -40,9 +40,11 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+
 from benchmarks import replay, streams, throughput
 from benchmarks.streams import Event, Message
-from events.codec import decode_keyed_event
+from events.codec import decode_keyed_event, for_orjson
 from projections import case as cases
 from projections.case import Rulebook
 from services.history import LoggedEvent
@@ -159,7 +161,8 @@ def _steps(rules: Rulebook, messages: list[Message], *, loaded: bool, passes: in
         for case, stored, event in steps:
             start = cases.load_case(stored) if loaded else case
             assessment = cases.assess(cases.accept_event(start, event, rules, published_at=NOW), rules, NOW)
-            cases.to_record(assessment.settled.case, rules, NOW, assessment.views)
+            record = cases.to_record(assessment.settled.case, rules, NOW, assessment.views, instant=for_orjson)
+            orjson.dumps(record)
     return len(steps)
 
 

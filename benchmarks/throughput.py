@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+import orjson
+
 from benchmarks.harness import Baseline, Ends, Worker, cpu_seconds, deployment, state_published, wait_committed
 from benchmarks.report import Row
 from benchmarks.streams import Event, Message, retimed
-from events.codec import decode_keyed_event
+from events.codec import decode_keyed_event, for_orjson
 from projections import case as cases
 from projections.case import Case, Rulebook
 from services.cases import encode_stored
@@ -73,7 +75,7 @@ def core_steps(messages: list[Message], rules: Rulebook) -> tuple[float, float]:
         assessment = cases.assess(after, rules, now)
         case = held[event.complaint_id] = assessment.settled.case
         alerts += len(assessment.settled.raised) + len(assessment.settled.retracted)
-        cases.to_record(case, rules, now, assessment.views)
+        orjson.dumps(cases.to_record(case, rules, now, assessment.views, instant=for_orjson))
         standing = cases.standing(case, rules, now, assessment.views)
         shares.count(0, before, case, cases.departments_touched(before, case), standing)
         encode_stored(0, case)

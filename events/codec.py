@@ -102,6 +102,14 @@ def isoformat(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def for_orjson(moment: datetime) -> datetime | str:
+    """`moment` as a record that orjson is about to write should hold it, for the same bytes as
+    `isoformat(moment)` would give: the instant itself where orjson writes it alike, which it does
+    as it writes the record, at a tenth of the cost of `isoformat`'s own call, bytes and text;
+    else its `isoformat()`. The live worker's state record at every event (`case.to_record`)."""
+    return moment if orjson_writes_like_isoformat(moment) else moment.isoformat()
+
+
 _FIXED_OFFSETS: dict[tzinfo | None, bool] = {}
 """Each fixed-offset zone met (`datetime.timezone`, or pydantic's `TzInfo` in a case loaded from
 the table) → `orjson_writes_like_isoformat`'s answer, which depends on the offset alone: one entry

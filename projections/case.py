@@ -14,7 +14,7 @@ once evaluated at the same instant (`evaluated_at` travels in every record).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -203,17 +203,28 @@ def departments_touched(before: Case | None, after: Case) -> list[str]:
     return touched if before is None else [*touched, before.complaint.department]
 
 
-def to_record(case: Case, rules: Rulebook, now: datetime, views: list[ClockView] | None = None) -> dict[str, Any]:
-    """The read model on `complaints.state`: the complaint, its clocks and alerts as of `now`."""
+def to_record(
+    case: Case,
+    rules: Rulebook,
+    now: datetime,
+    views: list[ClockView] | None = None,
+    *,
+    instant: Callable[[datetime], Any] = isoformat,
+) -> dict[str, Any]:
+    """The read model on `complaints.state`: the complaint, its clocks and alerts as of `now`.
+
+    Its instants are ISO 8601 text (`isoformat`). A record about to be written by orjson can take
+    `instant=codec.for_orjson` instead: the same JSON, with most instants left for orjson to write
+    (~7 a record, ~3,000 machine instructions each through `isoformat`)."""
     views = clocks(case, rules, now) if views is None else views
     return {
-        **complaint.to_record(case.complaint),
+        **complaint.to_record(case.complaint, instant),
         "policy_version": case.sla.policy_version,
-        "clocks": [_clock_record(view) for view in views],
+        "clocks": [_clock_record(view, instant) for view in views],
         "escalation_level": max((view.escalation_level for view in views), default=0),
-        "alerts": [_raised_record(alert_id, due_at) for alert_id, due_at in _by_due_time(case.sla.raised)],
+        "alerts": [_raised_record(alert_id, due_at, instant) for alert_id, due_at in _by_due_time(case.sla.raised)],
         "revision": case.revision,
-        "evaluated_at": isoformat(now),
+        "evaluated_at": instant(now),
     }
 
 
@@ -238,11 +249,11 @@ def load_case(raw: bytes) -> Case:
     return _STORED.validate_json(raw)
 
 
-def _clock_record(view: ClockView) -> dict[str, Any]:
+def _clock_record(view: ClockView, instant: Callable[[datetime], Any]) -> dict[str, Any]:
     return {
         "name": view.name,
         "status": view.status,
-        "deadline": None if view.deadline is None else isoformat(view.deadline),
+        "deadline": None if view.deadline is None else instant(view.deadline),
         "remaining_seconds": round(view.remaining_seconds, 3),
         "escalation_level": view.escalation_level,
     }
@@ -252,12 +263,12 @@ def _by_due_time(raised: dict[str, datetime]) -> list[tuple[str, datetime]]:
     return sorted(raised.items(), key=lambda item: (item[1], item[0]))
 
 
-def _raised_record(alert_id: str, due_at: datetime) -> dict[str, Any]:
+def _raised_record(alert_id: str, due_at: datetime, instant: Callable[[datetime], Any]) -> dict[str, Any]:
     _, clock, kind, level = alert_id.rsplit(":", 3)
     return {
         "alert_id": alert_id,
         "kind": kind,
         "clock": None if clock == "-" else clock,
         "level": int(level),
-        "due_at": isoformat(due_at),
+        "due_at": instant(due_at),
     }

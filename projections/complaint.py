@@ -18,6 +18,7 @@ no I/O: the same events always give the same state.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -258,8 +259,9 @@ def mask_phone(phone: str) -> str:
     return "*" * (len(digits) - shown) + digits[len(digits) - shown :]
 
 
-def to_record(state: ComplaintState) -> dict[str, Any]:
-    """The read model published on `complaints.state`: no idempotency bookkeeping, phone masked."""
+def to_record(state: ComplaintState, instant: Callable[[datetime], Any] = isoformat) -> dict[str, Any]:
+    """The read model published on `complaints.state`: no idempotency bookkeeping, phone masked.
+    Its instants as `instant` writes them (`case.to_record`)."""
     ruling = state.ruling
     return {
         "complaint_id": state.complaint_id,
@@ -281,8 +283,8 @@ def to_record(state: ComplaintState) -> dict[str, Any]:
         "paid_amount": str(state.paid_amount),
         "satisfied": state.satisfied,
         "recovery": _recovery_record(state),
-        "received_at": isoformat(state.received_at),
-        "last_event_at": isoformat(state.last_event_at),
+        "received_at": instant(state.received_at),
+        "last_event_at": instant(state.last_event_at),
         "version": state.version,
     }
 

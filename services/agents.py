@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 import orjson
 from faust.types import EventT, StreamT
 
-from events.codec import decode_keyed_event
+from events.codec import decode_keyed_event, for_orjson
 from events.errors import ConfigurationError, InvalidEvent, ProcessingFailed, Rejection, UnknownPolicyVersion
 from projections import case as cases
 from projections import workload
@@ -210,7 +210,7 @@ async def raise_alerts(settled: Settled, now: datetime) -> None:
 async def publish_case(partition: int, case: Case, now: datetime, views: list[ClockView]) -> None:
     """The case's state record, to its own partition (which the read model relies on: services/feed.py),
     and into this worker's read model once the broker has it."""
-    record = cases.to_record(case, rules, now, views)
+    record = cases.to_record(case, rules, now, views, instant=for_orjson)  # its instants written by orjson
     value = orjson.dumps(record)
     taken = feed.state_sent(partition, record, value)
     await output.publish(app, states, case.complaint_id.encode(), value, partition, taken)

@@ -224,7 +224,10 @@ class ReadModel:
 
 
 def _evaluated_at(record: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(record["evaluated_at"])
+    """A record read from the topic holds text; the worker's own, an instant left for orjson to
+    write (`codec.for_orjson`), unless orjson would have written it otherwise."""
+    written = record["evaluated_at"]
+    return written if isinstance(written, datetime) else datetime.fromisoformat(written)
 
 
 def _aged(record: dict[str, Any], now: datetime) -> dict[str, Any]:

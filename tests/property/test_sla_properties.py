@@ -21,6 +21,7 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from hypothesis import assume, event, example, given, settings
@@ -28,7 +29,7 @@ from hypothesis import strategies as st
 from sla_strategies import LiveRun, LoggedRun, Step, live_runs, logged_runs, sla_histories
 from strategies import with_duplicates
 
-from events.codec import decode_event
+from events.codec import decode_event, for_orjson
 from events.errors import Rejection
 from events.models import ComplaintEvent
 from projections.calendar import parse_calendar
@@ -424,6 +425,28 @@ def test_the_same_events_and_now_give_byte_identical_records(events: Events, dat
     settled = settle(first, RULES, now).case
     assert orjson.dumps(to_record(settled, RULES, now)) == expected[0]
     assert records(load_case(dump_case(settled)), now) == records(settled, now)
+
+
+@SLA
+@given(events=histories, data=st.data())
+def test_the_worker_writes_the_record_as_the_record_of_text_instants(events: Events, data: st.DataObject) -> None:
+    """The worker leaves the record's instants for orjson to write (`codec.for_orjson`): the same
+    bytes as the record whose instants are `isoformat` text, which replay and `verify` compare it
+    with. Checked at any offset of `now`, whole minutes or not (orjson rounds away an offset's
+    seconds, so those must stay text), and on a case read back from the table (its instants in
+    pydantic's zones)."""
+    case = folded(events)
+    now = occurred(events[-1]) + data.draw(instants, label="now - last event")
+    offset = data.draw(st.integers(-14 * 3600, 14 * 3600), label="now's offset, seconds")
+    now = now.astimezone(
+        data.draw(st.sampled_from((timezone(timedelta(seconds=offset)), UTC, ZoneInfo("Asia/Shanghai"))))
+    )
+
+    for held in (case, load_case(dump_case(case))):
+        step = assess(held, RULES, now)
+        texts = to_record(step.settled.case, RULES, now, step.views)
+        for_the_wire = to_record(step.settled.case, RULES, now, step.views, instant=for_orjson)
+        assert orjson.dumps(for_the_wire) == orjson.dumps(texts)
 
 
 @SLA

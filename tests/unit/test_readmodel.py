@@ -84,6 +84,20 @@ def test_a_timer_settle_of_the_same_events_replaces_the_record_it_follows() -> N
     assert shown(model, "C-1") == (2, 3)
 
 
+def test_the_workers_own_records_hold_instants_and_are_ordered_as_records_read_back() -> None:
+    """The agent hands the read model its state record as built for orjson (`codec.for_orjson`,
+    services/agents.py): its `evaluated_at` an instant, where a record read from the topic has text."""
+    model = ReadModel()
+    model.take_state(state("C-1", 2, minute=5))
+
+    for revision, minute in ((3, 65), (4, 64)):  # the second was evaluated before the one held
+        own = orjson.loads(state("C-1", 2, revision=revision, minute=minute))
+        own["evaluated_at"] = T + timedelta(minutes=minute)
+        model.take_state_record(own, orjson.dumps(own))
+
+    assert shown(model, "C-1") == (2, 3)
+
+
 def test_after_a_crash_the_records_published_again_replace_those_published_before() -> None:
     """A worker raised two alerts in two timer settles (revisions 3 and 4), published them, and
     died before saving its table. Its successor processes the same events again later and raises
