@@ -53,7 +53,8 @@ def evolve(record: Record, **changes: Any) -> Record:
 def evolved(record: Record, changes: dict[str, Any]) -> Record:
     """`evolve(record, **changes)` for changes already in a dict: spreading a dict into keywords
     makes even a compiled call go through Python's, which packs them into a new dict again and
-    parses it (~5,000 machine instructions a `ComplaintState` copy, the fold's, measured)."""
+    parses it (~4,000 machine instructions a `ComplaintState` copy, the fold's: the worker's step
+    201.6 k -> 197.4 k, measured)."""
     kind = type(record)
     positions = _POSITIONS.get(kind)
     if positions is None:
