@@ -12,6 +12,7 @@ import orjson
 import pytest
 from conftest import assigned, decode, followed_up, inspected, paid, received, ruled, wire
 
+from events import types
 from events.codec import EVENT_ADAPTER, decode_event, encode_event, fingerprint
 from events.errors import InvalidEvent, Rejection, UndecodableEvent, UnsupportedEvent
 from events.types import in_zone
@@ -317,6 +318,16 @@ def test_timestamps_at_one_offset_share_one_zone_and_keep_what_they_say():
     assert elsewhere.tzinfo is not first.tzinfo
     assert (first.isoformat(), second.isoformat()) == ("2024-05-01T10:00:00+08:00", "2024-05-02T11:30:00.250000+08:00")
     assert elsewhere.isoformat() == "2024-05-01T10:00:00-05:30"
+
+
+def test_a_zone_remembered_for_an_offset_never_changes_the_offset_a_timestamp_was_written_with(monkeypatch):
+    """Timestamps find their shared zone by the offset's text; were the zone remembered for a text
+    ever another offset's, a timestamp must still keep the offset it was written with."""
+    monkeypatch.setitem(types._ZONE_WRITTEN, "+08:00", timezone(timedelta(hours=5)))
+
+    moment = decode(received(occurred_at="2024-05-01T10:00:00+08:00")).occurred_at
+
+    assert moment.isoformat() == "2024-05-01T10:00:00+08:00"
 
 
 def test_a_timestamp_at_the_edge_of_the_calendar_is_read_in_its_own_zone():
