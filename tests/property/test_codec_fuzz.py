@@ -30,7 +30,7 @@ from strategies import (
 from events.codec import decode_event, encode_event, fingerprint
 from events.errors import Rejection
 from events.models import ComplaintEvent
-from events.types import _OFFSET, _written_offset
+from events.types import _MONEY, _OFFSET, _is_amount, _written_offset
 from projections.complaint import ComplaintState, accept
 
 DECODE_CODES = {"undecodable", "invalid", "unsupported"}
@@ -180,3 +180,21 @@ def test_the_offset_a_timestamp_ends_with_is_read_as_the_schema_pattern_reads_it
     found = _OFFSET.search(text)
 
     assert _written_offset(text) == (found.group(1) if found else None)
+
+
+amount_like = st.one_of(
+    st.text(alphabet="0123456789.\n \u0660-+e", max_size=16),
+    st.builds(
+        lambda whole, point, decimals: whole + point + decimals,
+        st.text(alphabet="0123456789\u0660", max_size=14),
+        st.sampled_from(["", ".", ".."]),
+        st.text(alphabet="0123456789\n", max_size=3),
+    ),
+)
+
+
+@FUZZ
+@given(text=st.one_of(amount_like, st.from_regex(_MONEY, fullmatch=True)))
+def test_an_amount_is_read_as_the_schema_pattern_reads_it(text):
+    """The decoder checks an amount character by character; the JSON Schema publishes the pattern."""
+    assert _is_amount(text) == (_MONEY.fullmatch(text) is not None)
