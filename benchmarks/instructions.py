@@ -18,6 +18,8 @@ without (the same inputs built), and the difference is divided by the steps:
 - `step`: the live worker's core step on a case it holds (`accept_event` of the complaint's last
   event, `assess`, `to_record` and its JSON, as `services.agents.publish_case` writes it); per step;
 - `loaded-step`: the same on the case read back from its table bytes (`load_case` included);
+- `save`: the table value of each case the step made, as the worker writes it before a commit
+  (`services.cases.encode_stored`: the case's JSON, `dump_case`, packed with zstd); per case;
 - `decode`: the door every path goes through, `decode_keyed_event` of each message of the
   backlog (orjson, then pydantic's validator and the contract's own field validators); per message.
 
@@ -45,13 +47,15 @@ import orjson
 from benchmarks import replay, streams, throughput
 from benchmarks.streams import Event, Message
 from events.codec import decode_keyed_event, for_orjson
+from events.models import ComplaintEvent
 from projections import case as cases
 from projections.case import Rulebook
+from services.cases import encode_stored
 from services.history import LoggedEvent
 from services.rules import load_rulebook
 from services.settings import Settings
 
-WORKLOADS = ("replay", "replay-timed", "step", "loaded-step", "decode")
+WORKLOADS = ("replay", "replay-timed", "step", "loaded-step", "save", "decode")
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 """A fixed `now`: the inputs, and so the instructions, are the same on every run."""
 
@@ -106,6 +110,8 @@ def run(workload: str, complaints: int, passes: int) -> int:
     backlog = streams.encode(throughput.backlog(history, NOW))
     if workload == "decode":
         return _decoded(backlog, passes)
+    if workload == "save":
+        return _saved(rules, backlog, passes)
     return _steps(rules, backlog, loaded=workload == "loaded-step", passes=passes)
 
 
@@ -143,6 +149,30 @@ def _decoded(messages: list[Message], passes: int) -> int:
 
 def _steps(rules: Rulebook, messages: list[Message], *, loaded: bool, passes: int) -> int:
     """Each complaint folded up to its last event; the step is that event on the case so far."""
+    steps = _last_steps(rules, messages)
+    for _ in range(passes):
+        for case, stored, event in steps:
+            start = cases.load_case(stored) if loaded else case
+            assessment = cases.assess(cases.accept_event(start, event, rules, published_at=NOW), rules, NOW)
+            record = cases.to_record(assessment.settled.case, rules, NOW, assessment.views, instant=for_orjson)
+            orjson.dumps(record)
+    return len(steps)
+
+
+def _saved(rules: Rulebook, messages: list[Message], passes: int) -> int:
+    """The cases `_steps` makes, each encoded as the worker saves it to the table."""
+    made = [
+        cases.assess(cases.accept_event(case, event, rules, published_at=NOW), rules, NOW).settled.case
+        for case, _, event in _last_steps(rules, messages)
+    ]
+    for _ in range(passes):
+        for case in made:
+            encode_stored(0, case)
+    return len(made)
+
+
+def _last_steps(rules: Rulebook, messages: list[Message]) -> list[tuple[cases.Case, bytes, ComplaintEvent]]:
+    """(case so far, its table bytes, the complaint's last event) for each complaint of more than one event."""
     events = [decode_keyed_event(key, value) for key, value in messages]
     last = {event.complaint_id: index for index, event in enumerate(events)}
     held: dict[str, cases.Case] = {}
@@ -157,13 +187,7 @@ def _steps(rules: Rulebook, messages: list[Message], *, loaded: bool, passes: in
         except Exception:  # the bench's history is valid; a rejection would only shorten the list
             continue
         held[event.complaint_id] = cases.assess(after, rules, NOW).settled.case
-    for _ in range(passes):
-        for case, stored, event in steps:
-            start = cases.load_case(stored) if loaded else case
-            assessment = cases.assess(cases.accept_event(start, event, rules, published_at=NOW), rules, NOW)
-            record = cases.to_record(assessment.settled.case, rules, NOW, assessment.views, instant=for_orjson)
-            orjson.dumps(record)
-    return len(steps)
+    return steps
 
 
 if __name__ == "__main__":
