@@ -5,13 +5,16 @@ these records when they were pydantic models (the table's format since its first
 tests/property/test_case_codec_properties.py compares the two against pydantic models of that
 format kept in tests/stored_format.py).
 
-`orjson` writes the case, asking `_fields` for what it cannot write itself: each record's fields,
-each amount. orjson writes the values in them as pydantic does: strings (every code point escaped
-alike), ints, floats (the same shortest round-trip form: `1e-7`, `1e+16`, `null` for inf and nan),
-booleans, `None`, tuples, and plain `datetime`s given `OPT_UTC_Z` (pydantic writes a zero offset
-as "Z"). `Money` and `Decimal` amounts become `str(amount)` and `Timestamp`s `isoformat()`, which
-is what their pydantic serializers call (orjson writes a `Timestamp` itself where that is the
-same: a fixed, whole-minute, non-zero offset). ~10 µs a folded case, where pydantic took ~18.
+The case is walked into dicts of each record's fields (`_case_fields`), its instants checked on
+the way, and orjson writes them in one go, asking `_fields` only for a ruling's amount. orjson
+writes the values as pydantic does: strings (every code point escaped alike), ints, floats (the
+same shortest round-trip form: `1e-7`, `1e+16`, `null` for inf and nan), booleans, `None`,
+tuples, and plain `datetime`s given `OPT_UTC_Z` (pydantic writes a zero offset as "Z"). `Money`
+and `Decimal` amounts become `str(amount)` and `Timestamp`s `isoformat()`, which is what their
+pydantic serializers call (orjson writes a `Timestamp` itself where that is the same: a fixed,
+whole-minute, non-zero offset). Compiled with mypyc (setup.py): ~75 k machine instructions a
+folded case, where handing each record to orjson's `default` hook took ~141 k and pydantic
+more (docs/performance.md, "The table's writer compiled").
 
 Where the two would differ, the whole case goes through pydantic's serializer (`pydantic_core`)
 instead, as plain dicts (`_plain`):
@@ -20,7 +23,7 @@ instead, as plain dicts (`_plain`):
   before 1900, or an odd `timezone`): pydantic truncates it to minutes, orjson rounds it;
 - an int beyond 64 bits, or a string with a lone surrogate: orjson refuses them (pydantic writes
   the int, and refuses the string in its own words);
-- a value of a class not listed in `_fields`.
+- a value of a class the walk does not expect (a record's field of another type).
 
 Each record's fields are its `NamedTuple` fields, in order. Guarded by
 tests/property/test_case_codec_properties.py (folded histories and arbitrary valid cases) and by
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timezone, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 import pydantic_core
@@ -47,12 +50,12 @@ from projections.complaint import ComplaintState
 if TYPE_CHECKING:
     from projections.case import Case
 
-_PLAIN: set[tzinfo | None] = {None, UTC}
+_PLAIN: Final[set[tzinfo | None]] = {None, UTC}
 """Zones (and no zone) in which orjson writes a plain `datetime` as pydantic does: fixed offsets in
 whole minutes, added as met (at most 2,879 of each class: `datetime.timezone`, which the fold's
 instants carry, and pydantic's `TzInfo`, which the instants of a case loaded from the table
 carry). A `ZoneInfo`'s offset depends on the date: never here."""
-_ISO: set[tzinfo] = set()
+_ISO: Final[set[tzinfo]] = set()
 """Those of `_PLAIN` in which orjson writes a `Timestamp` as `isoformat()` does: all but UTC ("Z")."""
 
 
@@ -63,37 +66,99 @@ class _Unlike(Exception):
 def case_json(case: Case) -> bytes:
     """The case's JSON: each record an object of its fields in order (module docstring)."""
     try:
-        return orjson.dumps(case._asdict(), default=_fields, option=orjson.OPT_UTC_Z)
-    except orjson.JSONEncodeError:  # also what `_Unlike`, raised in `_fields`, reaches here as
+        return orjson.dumps(_case_fields(case), default=_fields, option=orjson.OPT_UTC_Z)
+    except (_Unlike, orjson.JSONEncodeError):  # `_Unlike` raised in `_fields` reaches here as the latter
         return pydantic_core.to_json(_plain(case), inf_nan_mode="null")  # as a model writes a float field
 
 
+def _case_fields(case: Case) -> dict[str, Any]:
+    """The case as dicts of each record's fields, every instant checked on the way, which orjson
+    then writes in one go; `_Unlike` for a value it would write otherwise than pydantic."""
+    return {"complaint": _state_fields(case.complaint), "sla": _sla_fields(case.sla), "revision": case.revision}
+
+
+def _state_fields(state: ComplaintState) -> dict[str, Any]:
+    customer, ruling = state.customer, state.ruling
+    return {
+        "complaint_id": state.complaint_id,
+        "stage": state.stage,
+        "owner_department": state.owner_department,
+        "department": state.department,
+        "departments_seen": state.departments_seen,
+        "department_changes": state.department_changes,
+        "handler": state.handler,
+        "store": state.store,
+        "merchant": state.merchant,
+        "category": state.category,
+        "claim_amount": _amount(state.claim_amount),
+        "personal_injury": state.personal_injury,
+        "media_involved": state.media_involved,
+        "customer": customer.__dict__ if type(customer) is Customer else _unlike(customer),
+        "received_at": _timestamp(state.received_at),
+        "last_event_at": _timestamp(state.last_event_at),
+        "lab_inspection_pending": state.lab_inspection_pending,
+        "ruling": None if ruling is None else ruling.__dict__ if type(ruling) is RuledData else _unlike(ruling),
+        "paid_amount": _amount(state.paid_amount),
+        "satisfied": state.satisfied,
+        "advanced_by_mall": _amount(state.advanced_by_mall),
+        "repaid_by_merchant": _amount(state.repaid_by_merchant),
+        "version": state.version,
+        "applied": state.applied,
+    }
+
+
+def _amount(amount: Decimal) -> str:
+    """An amount as pydantic writes it: its text."""
+    return str(amount) if type(amount) is Decimal else _unlike(amount)
+
+
+def _unlike(value: object) -> Any:
+    raise _Unlike(value)
+
+
+def _sla_fields(sla: SlaState) -> dict[str, Any]:
+    plain = _PLAIN
+    for moment in sla.notices.values():
+        if moment.tzinfo not in plain:
+            _plain_moment(moment)
+    for moment in sla.raised.values():
+        if moment.tzinfo not in plain:
+            _plain_moment(moment)
+    return {
+        "policy_version": sla.policy_version,
+        "clocks": {name: _clock_fields(clock, plain) for name, clock in sla.clocks.items()},
+        "notices": sla.notices,
+        "raised": sla.raised,
+    }
+
+
+def _clock_fields(clock: ClockRecord, plain: set[tzinfo | None]) -> dict[str, Any]:
+    stopped_at = clock.stopped_at
+    if stopped_at is not None and stopped_at.tzinfo not in plain:
+        _plain_moment(stopped_at)
+    return {"periods": [_period_fields(period, plain) for period in clock.periods], "stopped_at": stopped_at}
+
+
+def _period_fields(period: Period, plain: set[tzinfo | None]) -> dict[str, Any]:
+    started_at, paused_at, ended_at = period.started_at, period.paused_at, period.ended_at
+    if started_at.tzinfo not in plain:
+        _plain_moment(started_at)
+    if paused_at is not None and paused_at.tzinfo not in plain:
+        _plain_moment(paused_at)
+    if ended_at is not None and ended_at.tzinfo not in plain:
+        _plain_moment(ended_at)
+    return {
+        "started_at": started_at,
+        "paused_seconds": period.paused_seconds,
+        "paused_at": paused_at,
+        "ended_at": ended_at,
+    }
+
+
 def _fields(value: Any) -> Any:
-    """What orjson writes for a `value` of a type it does not know, or `_Unlike`."""
-    kind = type(value)
-    if kind is Period:
-        for moment in (value.started_at, value.paused_at, value.ended_at):
-            if moment is not None and moment.tzinfo not in _PLAIN:
-                _plain_moment(moment)
-        return value._asdict()
-    if kind is ClockRecord:
-        if value.stopped_at is not None and value.stopped_at.tzinfo not in _PLAIN:
-            _plain_moment(value.stopped_at)
-        return value._asdict()
-    if kind is Decimal:
+    """What orjson writes for a value of a type it does not know (an amount in a ruling), or `_Unlike`."""
+    if type(value) is Decimal:
         return str(value)
-    if kind is SlaState:
-        for moment in (*value.notices.values(), *value.raised.values()):
-            if moment.tzinfo not in _PLAIN:
-                _plain_moment(moment)
-        return value._asdict()
-    if kind is ComplaintState:
-        state = value._asdict()
-        state["received_at"] = _timestamp(value.received_at)
-        state["last_event_at"] = _timestamp(value.last_event_at)
-        return state
-    if kind is Customer or kind is RuledData:
-        return value.__dict__
     raise _Unlike(value)
 
 
