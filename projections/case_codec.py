@@ -117,35 +117,34 @@ def _unlike(value: object) -> Any:
 
 
 def _sla_fields(sla: SlaState) -> dict[str, Any]:
-    plain = _PLAIN
     for moment in sla.notices.values():
-        if moment.tzinfo not in plain:
+        if moment.tzinfo not in _PLAIN:
             _plain_moment(moment)
     for moment in sla.raised.values():
-        if moment.tzinfo not in plain:
+        if moment.tzinfo not in _PLAIN:
             _plain_moment(moment)
     return {
         "policy_version": sla.policy_version,
-        "clocks": {name: _clock_fields(clock, plain) for name, clock in sla.clocks.items()},
+        "clocks": {name: _clock_fields(clock) for name, clock in sla.clocks.items()},
         "notices": sla.notices,
         "raised": sla.raised,
     }
 
 
-def _clock_fields(clock: ClockRecord, plain: set[tzinfo | None]) -> dict[str, Any]:
+def _clock_fields(clock: ClockRecord) -> dict[str, Any]:
     stopped_at = clock.stopped_at
-    if stopped_at is not None and stopped_at.tzinfo not in plain:
+    if stopped_at is not None and stopped_at.tzinfo not in _PLAIN:
         _plain_moment(stopped_at)
-    return {"periods": [_period_fields(period, plain) for period in clock.periods], "stopped_at": stopped_at}
+    return {"periods": [_period_fields(period) for period in clock.periods], "stopped_at": stopped_at}
 
 
-def _period_fields(period: Period, plain: set[tzinfo | None]) -> dict[str, Any]:
+def _period_fields(period: Period) -> dict[str, Any]:
     started_at, paused_at, ended_at = period.started_at, period.paused_at, period.ended_at
-    if started_at.tzinfo not in plain:
+    if started_at.tzinfo not in _PLAIN:
         _plain_moment(started_at)
-    if paused_at is not None and paused_at.tzinfo not in plain:
+    if paused_at is not None and paused_at.tzinfo not in _PLAIN:
         _plain_moment(paused_at)
-    if ended_at is not None and ended_at.tzinfo not in plain:
+    if ended_at is not None and ended_at.tzinfo not in _PLAIN:
         _plain_moment(ended_at)
     return {
         "started_at": started_at,
