@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pydantic_core
 import pytest
-from conftest import received
+from conftest import received, ruled
 from pydantic_core import PydanticSerializationError, TzInfo
 
 from events.codec import decode_event
@@ -86,10 +86,14 @@ def test_a_lone_surrogate_is_refused_as_pydantic_refuses_it() -> None:
         dump_case(broken)
 
 
-def test_a_case_the_core_folds_is_written_without_pydantic(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("with_ruling", [False, True], ids=["unruled", "ruled"])
+def test_a_case_the_core_folds_is_written_without_pydantic(monkeypatch: pytest.MonkeyPatch, with_ruling: bool) -> None:
     """The fallback is for values the core never makes: were it taken for every case, the codec
-    would still be right, and as slow as before."""
+    would still be right, and as slow as before. A ruling holds an amount of its own."""
     case = with_clock_started(fresh(), datetime(2026, 11, 22, 9, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8))))
+    if with_ruling:
+        ruling = decode_event(orjson.dumps(ruled(amount="1234.50"))).data
+        case = evolve(case, complaint=evolve(case.complaint, ruling=ruling))
     expected = stored_json(case)
 
     def refused(*args: object, **kwargs: object) -> bytes:
