@@ -26,7 +26,7 @@ from events.errors import FromTheFuture, ImpossibleTransition, UnknownPolicyVers
 from events.models import ComplaintEvent, PolicyAdopted
 from events.types import in_zone
 from projections import complaint, sla
-from projections.case_codec import case_json
+from projections.case_codec import case_json, plain_instant
 from projections.clocks import ClockView, SlaState, WorkingDays, opened, track
 from projections.evolve import evolve, new_record
 from projections.policy import Policy
@@ -229,8 +229,21 @@ def to_record(
 
 
 def alert_record(alert: Alert, raised_at: datetime) -> dict[str, Any]:
-    """An alert on `complaints.alerts`; everything but `raised_at` is the same in live and replay."""
-    return {**alert.model_dump(mode="json"), "raised_at": isoformat(raised_at)}
+    """An alert on `complaints.alerts`; everything but `raised_at` is the same in live and replay.
+    Its fields in order, its instants as pydantic wrote them when an alert was a pydantic model
+    (`plain_instant`: a zero offset as "Z"), and `raised_at` as `isoformat()`."""
+    deadline = alert.deadline
+    return {
+        "alert_id": alert.alert_id,
+        "complaint_id": alert.complaint_id,
+        "kind": alert.kind,
+        "clock": alert.clock,
+        "level": alert.level,
+        "deadline": None if deadline is None else plain_instant(deadline),
+        "due_at": plain_instant(alert.due_at),
+        "reason": alert.reason,
+        "raised_at": isoformat(raised_at),
+    }
 
 
 def dump_case(case: Case) -> bytes:

@@ -184,6 +184,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plain_instant(moment: datetime) -> str:
+    """A plain `datetime` as pydantic writes one in JSON (a zero offset as "Z"): orjson's text
+    where it writes it alike (`_PLAIN`), else pydantic's. The alert records' instants
+    (`projections.case.alert_record`), which pydantic wrote while an alert was a model."""
+    if moment.tzinfo in _PLAIN or _learn(moment):
+        return orjson.dumps(moment, option=orjson.OPT_UTC_Z)[1:-1].decode()
+    return pydantic_core.to_json(moment)[1:-1].decode()
+
+
 def _timestamp(moment: datetime) -> datetime | str:
     if moment.tzinfo in _ISO or (_learn(moment) and moment.tzinfo in _ISO):
         return moment

@@ -5,9 +5,9 @@
 Defined here, apart from the functions that fold and judge them (projections/complaint.py,
 clocks.py, sla.py, case.py), because those modules are compiled with mypyc when the project is
 installed (setup.py) and these must not be: mypyc turns a class's field annotations into `type`,
-and the table's schema (`@stored`, projections/evolve.py) and pydantic's `Alert` are built from
-them. The fold's modules re-export each name, so both `from projections.clocks import Period`
-and `from projections.state import Period` work.
+and the table's schema (`@stored`, projections/evolve.py) is built from them. The fold's modules
+re-export each name, so both `from projections.clocks import Period` and `from
+projections.state import Period` work.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal, NamedTuple
-
-from pydantic import BaseModel, ConfigDict
 
 from events.models import Category, Customer, RuledData
 from events.types import Money, Timestamp
@@ -113,10 +111,12 @@ class ClockView(NamedTuple):
     escalation_level: int
 
 
-class Alert(BaseModel):
-    """An alert as the core sees it: `raised_at` is added by whoever emits it."""
+class Alert(NamedTuple):
+    """An alert as the core sees it: `raised_at` is added by whoever emits it. A `NamedTuple`, as
+    the state (evolve.py): the settle builds one for every alert it raises or retracts, and a replay
+    of weeks-old complaints raises several per event, where a frozen pydantic model, validated at
+    each build, was a tenth of a replay's CPU (docs/performance.md, "Alerts as named tuples")."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
     alert_id: str
     complaint_id: str
     kind: AlertKind

@@ -12,7 +12,8 @@ from conftest import assigned, fold, inspected, received, ruled
 from projections.case import _case, dump_case, load_case
 from projections.clocks import ClockRecord, Period, _record, _started
 from projections.evolve import evolve, evolved
-from projections.state import Case, Membership
+from projections.sla import _clock_alert, _notice, _retraction, _Threshold
+from projections.state import Alert, Case, Membership
 from projections.tally import membership
 from services.rules import load_rulebook
 from services.settings import Settings
@@ -98,3 +99,63 @@ def test_the_records_the_fold_builds_by_position_are_those_built_by_name() -> No
         standing="at_risk",
         received_at=state.received_at,
     )
+
+
+def test_the_alerts_the_settle_builds_by_position_are_those_built_by_name() -> None:
+    """The settle builds each alert from its fields in order too (projections/sla.py)."""
+    rules = load_rulebook(Settings())
+    case = cases_of([received()], rules)[-1]
+    state, policy = case.complaint, rules.policy(case.sla.policy_version)
+    clock, due, deadline = policy.clocks[0], datetime(2026, 12, 7, 9, tzinfo=UTC), datetime(2026, 12, 7, 10, tzinfo=UTC)
+
+    escalated = _clock_alert(state, clock, _Threshold("escalated", 2, due, deadline, notify="the store manager"))
+    notice = _notice(state, policy, "buck_passing", due)
+    retraction = _retraction(f"{state.complaint_id}:{clock.name}:breached:0", due)
+
+    assert [type(alert) for alert in (escalated, notice, retraction)] == [Alert, Alert, Alert]
+    assert escalated == Alert(
+        alert_id=f"{state.complaint_id}:{clock.name}:escalated:2",
+        complaint_id=state.complaint_id,
+        kind="escalated",
+        clock=clock.name,
+        level=2,
+        deadline=deadline,
+        due_at=due,
+        reason=escalated.reason,
+    )
+    assert "report to the store manager (level 2)" in escalated.reason
+    assert notice == Alert(
+        alert_id=f"{state.complaint_id}:-:buck_passing:0",
+        complaint_id=state.complaint_id,
+        kind="buck_passing",
+        clock=None,
+        level=0,
+        deadline=None,
+        due_at=due,
+        reason=notice.reason,
+    )
+    assert retraction == Alert(
+        alert_id=f"{state.complaint_id}:{clock.name}:breached:0:retracted",
+        complaint_id=state.complaint_id,
+        kind="retracted",
+        clock=clock.name,
+        level=0,
+        deadline=None,
+        due_at=due,
+        reason=retraction.reason,
+    )
+
+
+@pytest.mark.parametrize("kind", ["late", "retracted"])
+def test_an_alert_of_a_kind_no_rule_makes_is_refused(kind: str) -> None:
+    """A notice's kind is read back from the table: one that no rule makes is a bug to report, not
+    an alert with another kind's reason."""
+    rules = load_rulebook(Settings())
+    case = cases_of([received()], rules)[-1]
+    policy = rules.policy(case.sla.policy_version)
+    due = datetime(2026, 12, 7, 9, tzinfo=UTC)
+
+    with pytest.raises(ValueError, match="no notice of kind"):
+        _notice(case.complaint, policy, kind, due)
+    with pytest.raises(ValueError, match="no clock alert of kind"):
+        _clock_alert(case.complaint, policy.clocks[0], _Threshold(kind, 0, due, due))
