@@ -83,11 +83,15 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
         say(f"pre-loading {len(recent):,} + {len(old):,} events")
         ends, old_ends = await publish(main, recent), await publish(aged, old)
         count, old_count = sum(ends.values()), sum(old_ends.values())
-        say("plain read+decode, then complaintflow replay")
+        say("plain read+decode, then complaintflow replay; the same over the weeks-old events")
         read, raw = await replay.read_and_decode_per_second(main)
         if read != count:
             raise RuntimeError(f"read {read:,} of the {count:,} events pre-loaded")
         replayed = replay.replay_seconds(main, empty)
+        old_read, old_raw = await replay.read_and_decode_per_second(aged)
+        if old_read != old_count:
+            raise RuntimeError(f"read {old_read:,} of the {old_count:,} weeks-old events pre-loaded")
+        old_replayed, old_failed = replay.replay_once(aged, LOGS / "replay-aged.json")
         say("aiokafka loop, then with a changelog, then over the weeks-old events")
         pid = broker.pid
         plain = await throughput.loop_events_per_second(main, "loop", count, final, broker=pid)
@@ -103,6 +107,7 @@ async def pipeline(sizes: Sizes, notes: list[str]) -> list[Row]:
         *throughput.rows(faust, plain, logged.rate, core, count, old_faust, old_plain.rate, old_count, old_alerts),
         *latency.rows(faust_latency, loop_latency, sizes.rate),
         *replay.rows(replayed, raw, replay_fold, fold, spared_fold, count),
+        replay.aged_row(old_replayed, old_failed, old_raw, old_count),
     ]
 
 

@@ -19,7 +19,7 @@ from benchmarks import core, instructions, latency, streams, task_clock
 from benchmarks.harness import log_time
 from benchmarks.live import medians_by_slice
 from benchmarks.profile import summarise
-from benchmarks.replay import Replayed
+from benchmarks.replay import Replayed, aged_row
 from benchmarks.replay import fold_per_second as replay_fold_per_second
 from benchmarks.replay import rows as replay_rows
 from benchmarks.report import (
@@ -199,6 +199,15 @@ def test_a_replay_that_failed_shows_why_in_every_row_that_depends_on_it() -> Non
     assert all(row.note == "failed (exit 2): no broker" for row in rows[:3])
     in_memory = [row.value for row in rows[3:]]
     assert in_memory == [5_000, 20_000, 30_000], "the in-memory figures do not need the process"
+
+
+def test_the_weeks_old_replay_is_set_against_a_read_of_the_same_events() -> None:
+    row = aged_row(2.0, "", 40_000.0, 10_000)
+
+    assert (row.value, row.baseline) == (5_000, 40_000.0) and row.ratio == pytest.approx(0.125)
+    assert "10,000 weeks-old events" in row.what
+    failed = aged_row(None, "failed (exit 2): no broker", 40_000.0, 10_000)
+    assert failed.value is None and failed.note == "failed (exit 2): no broker"
 
 
 def test_a_start_up_as_long_as_the_whole_replay_leaves_no_rate_without_it() -> None:
