@@ -1,6 +1,8 @@
 """Figure 4, replay: `complaintflow replay` over the pre-loaded topic, against a plain aiokafka
 read-and-decode of the same topic; and, to show where replay's time goes, its start-up alone,
 its rate without the start-up, its fold in memory (no Kafka, no start-up) and the pure fold alone.
+Then a replay of figure 1's weeks-old events, against a read-and-decode of theirs: the backlog above
+was re-timed into the last ten minutes, where few alerts fall due, and an audit replays weeks.
 
 Replay is a short-lived process: at bench-quick's size its start-up (interpreter, imports, policy
 files, consumer start, the end check) is a visible share of the whole, so it has a row of its own,
