@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import lru_cache, partial
 from typing import NamedTuple
 
+from events.codec import isoformat
 from events.types import in_zone
 from projections.clocks import Alert, ClockRecord, ClockView, Period, SlaState, Status, WorkingDays
 from projections.complaint import ComplaintState
@@ -339,7 +340,7 @@ def _working_deadline(clock: ClockPolicy, period: Period, budget: float, calenda
 
 
 def _clock_alert(complaint: ComplaintState, clock: ClockPolicy, threshold: _Threshold) -> Alert:
-    deadline = threshold.deadline.isoformat()
+    deadline = isoformat(threshold.deadline)  # the same text, written by orjson where it can
     kind, name = threshold.kind, clock.name
     if kind == "at_risk":
         reason = f"{name} clock is at risk: most of its budget is used, deadline {deadline}"
