@@ -131,11 +131,9 @@ def _unlike(value: object) -> Any:
 
 def _sla_fields(sla: SlaState) -> dict[str, Any]:
     for moment in sla.notices.values():
-        if moment.tzinfo not in _PLAIN:
-            _plain_moment(moment)
+        _plain_moment(moment)
     for moment in sla.raised.values():
-        if moment.tzinfo not in _PLAIN:
-            _plain_moment(moment)
+        _plain_moment(moment)
     return {
         "policy_version": sla.policy_version,
         "clocks": {name: _clock_fields(clock) for name, clock in sla.clocks.items()},
@@ -146,18 +144,17 @@ def _sla_fields(sla: SlaState) -> dict[str, Any]:
 
 def _clock_fields(clock: ClockRecord) -> dict[str, Any]:
     stopped_at = clock.stopped_at
-    if stopped_at is not None and stopped_at.tzinfo not in _PLAIN:
+    if stopped_at is not None:
         _plain_moment(stopped_at)
     return {"periods": [_period_fields(period) for period in clock.periods], "stopped_at": stopped_at}
 
 
 def _period_fields(period: Period) -> dict[str, Any]:
     started_at, paused_at, ended_at = period.started_at, period.paused_at, period.ended_at
-    if started_at.tzinfo not in _PLAIN:
-        _plain_moment(started_at)
-    if paused_at is not None and paused_at.tzinfo not in _PLAIN:
+    _plain_moment(started_at)
+    if paused_at is not None:
         _plain_moment(paused_at)
-    if ended_at is not None and ended_at.tzinfo not in _PLAIN:
+    if ended_at is not None:
         _plain_moment(ended_at)
     return {
         "started_at": started_at,
@@ -188,7 +185,7 @@ def plain_instant(moment: datetime) -> str:
     """A plain `datetime` as pydantic writes one in JSON (a zero offset as "Z"): orjson's text
     where it writes it alike (`_PLAIN`), else pydantic's. The alert records' instants
     (`projections.case.alert_record`), which pydantic wrote while an alert was a model."""
-    if moment.tzinfo in _PLAIN or _learn(moment):
+    if _writes_plain(moment):
         return orjson.dumps(moment, option=orjson.OPT_UTC_Z)[1:-1].decode()
     return pydantic_core.to_json(moment)[1:-1].decode()
 
@@ -200,8 +197,15 @@ def _timestamp(moment: datetime) -> datetime | str:
 
 
 def _plain_moment(moment: datetime) -> None:
-    if not _learn(moment):
+    """`_Unlike` unless orjson writes `moment` as pydantic writes a plain `datetime`."""
+    if not _writes_plain(moment):
         raise _Unlike(moment)
+
+
+def _writes_plain(moment: datetime) -> bool:
+    """Whether orjson writes `moment` as pydantic writes a plain `datetime`: its zone learnt
+    (`_PLAIN`), or learnt now."""
+    return moment.tzinfo in _PLAIN or _learn(moment)
 
 
 def _learn(moment: datetime) -> bool:
