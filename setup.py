@@ -4,10 +4,11 @@ installed.
 The pure core is typed throughout; mypyc compiles its hot modules from the same sources, which
 stay the reference: the compiled modules behave as they do, and are faster. In projections/: the
 state machine, the clocks, the SLA judgement, the case's two steps, the records' copy, the
-triggers' conditions, the workload's tallies, the table's writer (docs/performance.md, "Reading
+triggers' conditions, the workload's tallies, the table's writer, replay's fold of the log and
+the cache of what it works out from the policies (docs/performance.md, "Reading
 the table without pydantic, and the core compiled", "The settle and the clock step compiled
-through", "Fewer turns of the event loop, and the workload's tallies compiled" and "The table's
-writer compiled"). In events/: the wire's field
+through", "Fewer turns of the event loop, and the workload's tallies compiled", "The table's
+writer compiled" and "Replay's fold compiled"). In events/: the wire's field
 validators, which pydantic calls for every timestamp and amount it decodes, and the codec, whose
 instants every state record writes ("The wire's validators and codec compiled"). Everything else
 is Python.
@@ -36,11 +37,14 @@ COMPILED = [
     "projections.triggers",
     "projections.tally",
     "projections.case_codec",
+    "projections.history",
+    "projections.derived",
     "events.types",
     "events.codec",
 ]
 """The modules compiled: what decoding, the fold, the settle, the state record and the worker's
-count of its shares run, event after event, and the table's writer, at every case saved."""
+count of its shares run, event after event, the table's writer, at every case saved, and the
+fold of the log that replay, verify and export run over every event of it."""
 PACKAGES = sorted({module.split(".")[0] for module in COMPILED})
 
 

@@ -50,8 +50,8 @@ from events.codec import decode_keyed_event, for_orjson
 from events.models import ComplaintEvent
 from projections import case as cases
 from projections.case import Rulebook
+from projections.history import LoggedEvent
 from services.cases import encode_stored
-from services.history import LoggedEvent
 from services.rules import load_rulebook
 from services.settings import Settings
 

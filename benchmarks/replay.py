@@ -30,8 +30,8 @@ from benchmarks.streams import Message
 from events.codec import decode_keyed_event
 from events.errors import Rejection
 from projections.case import Case, Rulebook, accept_event
+from projections.history import History, Horizon, Horizons, LoggedEvent
 from services.clients import read_topic
-from services.history import History, Horizon, Horizons, LoggedEvent
 from services.parallel_replay import default_jobs
 from services.progress import Progress
 from services.render import write_projections

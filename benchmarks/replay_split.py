@@ -34,8 +34,8 @@ from benchmarks.harness import LOGS, ROOT, deployment, publish
 from benchmarks.report import format_table
 from events.codec import decode_keyed_event
 from events.errors import Rejection
+from projections.history import History, Horizon, Horizons
 from services.broker import EmbeddedBroker, free_port
-from services.history import History, Horizon, Horizons
 from services.progress import Progress
 from services.replay import KafkaLog, ReplayRequest, fold_log, run_replay
 from services.rules import load_rulebook

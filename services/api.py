@@ -20,8 +20,8 @@ from events.codec import EVENT_ADAPTER, decode_event
 from events.errors import InvalidEvent, Rejection
 from events.models import ComplaintEvent
 from projections.complaint import mask_phone
+from projections.history import History, Horizon, Horizons
 from services.app import app, events_topic, feed, rules, settings
-from services.history import History, Horizon, Horizons
 from services.readmodel import ALERT_STATUSES, LoggedAlert
 from services.sse import format_alert, parse_seen, seen_id
 from services.webserver import guarded, now, problem, respond

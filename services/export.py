@@ -24,9 +24,10 @@ from typing import Any, TextIO
 
 from events.codec import decode_keyed_event
 from events.errors import ComplaintflowError, Rejection
+from projections.history import History, Horizon, Horizons
 from services.admin import ensure_topics
 from services.clients import producer
-from services.history import ExportFileError, History, Horizon, Horizons, export_line
+from services.export_file import ExportFileError, export_line
 from services.progress import Progress
 from services.replay import FileLog, KafkaLog
 from services.rules import load_rulebook

@@ -30,8 +30,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from mode import Service
 
+from projections.history import LoggedEvent
 from services.allocator import Trimmer, glibc_trim
-from services.history import LoggedEvent
 from services.kafka_options import client_options
 from services.readmodel import LoggedAlert, ReadModel
 from services.settings import Settings

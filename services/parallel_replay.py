@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from projections.history import Folded, History, Horizons, LoggedEvent, Outcome, workloads_of
 from projections.workload import DepartmentWorkload, Membership
-from services.history import Folded, History, Horizons, LoggedEvent, Outcome, workloads_of
 from services.progress import REDRAW_SECONDS, Progress
 from services.replay import FileLog, KafkaLog, fold_log, spared_collector
 from services.rules import load_rulebook

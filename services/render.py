@@ -15,9 +15,9 @@ from typing import Any, Literal, TextIO
 import orjson
 
 from events.errors import ComplaintflowError
+from projections.history import Folded, History, Step
 from projections.workload import DepartmentWorkload
 from projections.workload import to_record as workload_record
-from services.history import Folded, History, Step
 
 Format = Literal["table", "json", "csv"]
 

@@ -5,7 +5,7 @@ group id (it never joins the live group, commits nothing, and produces nothing),
 partition from the beginning to the end the log had when the replay started. That end is
 verified by a fetch (`services.offsets.verified_end_offsets`): the dev broker under-reports
 ListOffsets after batched writes, and on Apache Kafka the two agree. Records are folded one at a
-time by `services.history.History`, which keeps one case per complaint, never the log.
+time by `projections.history.History`, which keeps one case per complaint, never the log.
 
 Output is a pure function of the log, the policy files and `--as-of`: sorted by complaint and
 department, JSON with sorted keys, no wall clock unless `--as-of` is left to default to now. How it
@@ -26,8 +26,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events.errors import ComplaintflowError
+from projections.history import Folded, History, Horizon, Horizons, LoggedEvent
 from services.clients import UnknownTopic, read_topic
-from services.history import ExportFileError, Folded, History, Horizon, Horizons, LoggedEvent, parse_line
+from services.export_file import ExportFileError, parse_line
 from services.kafka_options import client_options
 from services.offsets import verified_end_offsets
 from services.progress import Progress

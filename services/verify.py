@@ -25,9 +25,9 @@ from typing import Any, TextIO
 
 import orjson
 
+from projections.history import History, Horizon, Horizons
 from projections.workload import to_record as workload_record
 from services.clients import latest_by_key, read_topic
-from services.history import History, Horizon, Horizons
 from services.parallel_replay import fold
 from services.progress import Progress
 from services.readmodel import ReadModel

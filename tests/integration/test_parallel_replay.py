@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.export import export_log
-from services.history import ExportFileError
+from services.export_file import ExportFileError
 from services.replay import ReplayRequest, run_replay
 from services.settings import Settings
 from tests.integration.conftest import complaintflow

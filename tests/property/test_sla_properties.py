@@ -47,9 +47,9 @@ from projections.case import (
     to_record,
 )
 from projections.clocks import ClockView
+from projections.history import History, Horizon, Horizons, LoggedEvent
 from projections.policy import parse_policy
 from projections.sla import Judge
-from services.history import History, Horizon, Horizons, LoggedEvent
 from tests.wire import T0, amended, assigned, inspected, minutes, paid, received, ruled
 
 DATA = Path(__file__).resolve().parents[2] / "projections" / "data"
@@ -379,7 +379,7 @@ def amended_after_the_warning() -> LoggedRun:
 @example(run=amended_after_the_warning())
 @given(run=logged_runs())
 def test_a_replay_reaches_the_record_of_a_worker_that_never_stopped(run: LoggedRun) -> None:
-    """`complaintflow replay` (services/history.py) claims what a worker that never stopped would
+    """`complaintflow replay` (projections/history.py) claims what a worker that never stopped would
     have published, revision included: the same settles at the same instants, in effect. Replay
     leaves out the settles it can tell change nothing (an event that moves no clock, notice or
     budget), so this also checks that it tells right: a settle left out that would have raised or

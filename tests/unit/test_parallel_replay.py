@@ -9,7 +9,7 @@ import os
 import orjson
 import pytest
 
-from services.history import History, Horizon, Horizons, LoggedEvent
+from projections.history import History, Horizon, Horizons, LoggedEvent
 from services.parallel_replay import EVENTS_PER_JOB, Merged, default_jobs, folded, shard_of
 from services.render import write_projections
 from services.replay import summary

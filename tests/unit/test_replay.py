@@ -1,4 +1,4 @@
-"""The replay engine (services/history.py) on hand-made logs: as-of cuts, live-like settling,
+"""The replay engine (projections/history.py) on hand-made logs: as-of cuts, live-like settling,
 repeats and rejections, the verify horizon, workload rebuilt from memberships, the export line."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from events.codec import decode_keyed_event
 from projections import case as cases
 from projections import workload
 from projections.case import Case
-from services.history import ExportFileError, History, Horizon, Horizons, LoggedEvent, export_line, parse_line
+from projections.history import History, Horizon, Horizons, LoggedEvent
+from services.export_file import ExportFileError, export_line, parse_line
 from services.rules import load_rulebook
 from services.settings import Settings
 from services.shares import PartitionShares

@@ -10,8 +10,8 @@ import re
 import orjson
 import pytest
 
+from projections.history import LoggedEvent
 from services.cli import main
-from services.history import LoggedEvent
 from services.progress import Progress, line
 from services.render import Format, write_projections, write_timeline
 from tests.unit.test_replay import DAY, logged, replay

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from services.history import LoggedEvent
+from projections.history import LoggedEvent
 from services.progress import Progress
 from services.replay import FREEZE_EVERY, fold_log
 from tests.fresh import run_fresh
@@ -30,7 +30,7 @@ def loaded_after(*modules: str) -> set[str]:
 
 
 def test_the_replay_path_imports_no_faust_web_server_or_service_framework() -> None:
-    loaded = loaded_after("services.cli", "services.replay", "services.history", "services.render")
+    loaded = loaded_after("services.cli", "services.replay", "projections.history", "services.render")
 
     assert "aiokafka" in loaded and "events" in loaded, "the check sees what the path does import"
     assert loaded.isdisjoint(WORKER_ONLY), sorted(loaded & set(WORKER_ONLY))

@@ -11,7 +11,7 @@ import orjson
 from events.codec import decode_keyed_event
 from projections import case as cases
 from projections.case import Case
-from services.history import History, Horizon, Horizons
+from projections.history import History, Horizon, Horizons
 from services.verify import ABSENT, Difference, VerifyReport, compare, differences
 from tests.unit.test_replay import RULES, logged
 from tests.wire import T0, assigned, minutes, received

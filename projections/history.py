@@ -1,6 +1,7 @@
 """The event log folded the way the live worker folds it: the engine of replay, verify and export.
 
-Pure by discipline (it lives in services/ only because the commands around it do I/O): it is
+Pure, like the rest of projections/ (the commands around it do the I/O: services/replay.py,
+verify.py, export.py and the API's history page), and compiled with it (setup.py): it is
 fed log entries one by one, keeps one `Case` per complaint and nothing else, and reads no clock:
 every instant comes from the log or from the `Horizon` it is given. It calls exactly what the
 complaint agent calls (`decode_keyed_event`, `case.accept_event`, `case.assess`), in the same
@@ -26,10 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal, Protocol
 
-import orjson
-
 from events.codec import decode_keyed_event
-from events.errors import ComplaintflowError, ProcessingFailed, Rejection
+from events.errors import ProcessingFailed, Rejection
 from events.models import ComplaintEvent
 from events.types import in_zone
 from projections import case as cases
@@ -69,49 +68,6 @@ class LoggedEvent:
         return f"{self.partition}@{self.offset}"
 
 
-class ExportFileError(ComplaintflowError):
-    """An export file that cannot be read back: the message names the file, line and problem."""
-
-
-def export_line(entry: LoggedEvent) -> bytes:
-    """One line of an export (docs/replay.md): position, log time and the event as published,
-    re-encoded compactly so an event published across several lines still takes one."""
-    record = {
-        "partition": entry.partition,
-        "offset": entry.offset,
-        "timestamp_ms": entry.timestamp_ms,
-        "event": orjson.loads(entry.value),
-    }
-    return orjson.dumps(record) + b"\n"
-
-
-def parse_line(raw: bytes, *, where: str) -> LoggedEvent:
-    """An export line back into a log entry, or an `ExportFileError` naming `where` and the problem."""
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise ExportFileError(f"{where}: not JSON ({error.msg}); is this a `complaintflow export` file?") from None
-    if not isinstance(record, dict) or not isinstance(record.get("event"), dict):
-        raise ExportFileError(f'{where}: expected an object {{"partition", "offset", "timestamp_ms", "event"}}')
-    timestamp = record.get("timestamp_ms")
-    if not (_is_int(record.get("partition")) and _is_int(record.get("offset"))) or not (
-        timestamp is None or _is_int(timestamp)
-    ):
-        raise ExportFileError(f"{where}: partition and offset must be integers, timestamp_ms an integer or null")
-    complaint_id = record["event"].get("complaint_id")
-    return LoggedEvent(
-        partition=record["partition"],
-        offset=record["offset"],
-        timestamp_ms=timestamp,
-        key=complaint_id.encode() if isinstance(complaint_id, str) else None,
-        value=orjson.dumps(record["event"]),
-    )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 @dataclass(frozen=True, slots=True)
 class Horizon:
     """How far one complaint is replayed.
@@ -138,6 +94,11 @@ class Horizon:
             cut = self._zoned[zone] = in_zone(self.occurred_by, zone)
         return occurred_at > cut
 
+    def __reduce__(self) -> tuple[type[Horizon], tuple[datetime, datetime | None, int | None]]:
+        """Pickled by its fields, for a parallel replay's children: compiled (setup.py), a frozen
+        dataclass refuses the attribute writes pickle's default way of rebuilding it makes."""
+        return Horizon, (self.clock, self.occurred_by, self.version)
+
 
 @dataclass(frozen=True)
 class Horizons:
@@ -149,6 +110,10 @@ class Horizons:
 
     def __call__(self, complaint_id: str) -> Horizon:
         return self.own.get(complaint_id, self.default)
+
+    def __reduce__(self) -> tuple[type[Horizons], tuple[Horizon, Mapping[str, Horizon]]]:
+        """Pickled by its fields, as `Horizon` is."""
+        return Horizons, (self.default, self.own)
 
 
 @dataclass(frozen=True, slots=True)
