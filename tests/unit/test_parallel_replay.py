@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -33,6 +35,22 @@ def test_the_shard_of_a_key_is_its_crc32_and_the_same_in_another_process() -> No
 def test_the_default_runs_one_job_on_a_small_log_and_never_more_than_the_cores_or_eight() -> None:
     assert default_jobs(0) == default_jobs(EVENTS_PER_JOB - 1) == 1
     assert 1 <= default_jobs(10**9) <= min(len(os.sched_getaffinity(0)), 8)
+
+
+def test_horizons_reach_a_child_as_they_are_and_judge_alike_there() -> None:
+    # a child receives its shard's horizons pickled; compiled, a frozen dataclass cannot be rebuilt
+    # by pickle's attribute writes, so `Horizon` and `Horizons` say how to rebuild themselves
+    now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    own = Horizon(now - timedelta(hours=1), occurred_by=now - timedelta(hours=2), version=3)
+    horizons = Horizons(Horizon(now, occurred_by=now), {"C-2": own})
+    assert horizons("C-2").left_out(now)  # its zones' cache filled before pickling: not carried
+
+    back = pickle.loads(pickle.dumps(horizons))
+
+    assert back == horizons
+    assert back("C-1") == Horizon(now, occurred_by=now)
+    assert back("C-2") == own
+    assert back("C-2").left_out(now) and not back("C-2").left_out(now - timedelta(hours=3))
 
 
 def sharded(entries: list[LoggedEvent], jobs: int) -> Merged:
