@@ -42,6 +42,12 @@ FETCH_BYTES = 64 << 20
 STALL_SECONDS = 30.0
 FREEZE_EVERY = 10_000
 """Log entries folded between two `gc.freeze()` calls: see `spared_collector`."""
+YOUNG_GENERATION = 100_000
+"""Container objects allocated (less those freed) before a fold's collector looks at its youngest
+generation again, where Python's default is 700 and a worker's 10,000 (services/collector.py).
+What a collection of it walks is what the fold keeps until the next freeze, since the fold makes
+next to no cycles: the fewer the walks, the less time. Garbage in cycles (a rejection's traceback)
+waits for at most this many allocations: a few MB, freed in the same block."""
 
 
 class LogReadError(ComplaintflowError):
@@ -208,12 +214,18 @@ def spared_collector() -> Iterator[Callable[[], None]]:
     over a 113k-event replay, 0 objects freed): a fifth of that replay's CPU.
 
     The block yields `gc.freeze`, to call as what is kept grows: it moves every object alive into a
-    generation the collector skips, while young garbage is still collected as usual. At the end of
-    the block everything frozen goes back under collection (`gc.unfreeze`)."""
+    generation the collector skips. Young garbage is still collected, every `YOUNG_GENERATION`
+    allocations rather than 700: at 700, the young generation's collections still walked what the
+    fold kept since the last freeze, and again in the middle generation's, ~8 % of a replay's CPU
+    (docs/performance.md, "Replay's fold compiled, and its collector"). At the end of the block
+    everything frozen goes back under collection (`gc.unfreeze`) and the thresholds are restored."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION, *thresholds[1:])
     try:
         yield gc.freeze
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 async def run_replay(settings: Settings, request: ReplayRequest, stdout: TextIO, stderr: TextIO) -> int:
