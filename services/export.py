@@ -1,10 +1,8 @@
 """`complaintflow export` and `import`: carry the accepted history from one cluster to another.
 
 The embedded broker keeps nothing across restarts; an export is how its history reaches a real
-cluster (or a colleague's laptop). One JSON object a line, in log order (partition by partition,
-offset by offset):
-
-    {"partition": 0, "offset": 12, "timestamp_ms": 1795400000000, "event": {...the event as published...}}
+cluster (or a colleague's laptop). One JSON object a line (services/export_file.py), in log order
+(partition by partition, offset by offset).
 
 Only events the fold accepts are written: rejected messages and exact repeats changed nothing, and
 complaints.rejected keeps them for the audit. `timestamp_ms` is the record's log timestamp: import
