@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal, Protocol
 
@@ -94,10 +94,8 @@ class Horizon:
             cut = self._zoned[zone] = in_zone(self.occurred_by, zone)
         return occurred_at > cut
 
-    def __reduce__(self) -> tuple[type[Horizon], tuple[datetime, datetime | None, int | None]]:
-        """Pickled by its fields, for a parallel replay's children: compiled (setup.py), a frozen
-        dataclass refuses the attribute writes pickle's default way of rebuilding it makes."""
-        return Horizon, (self.clock, self.occurred_by, self.version)
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return _by_fields(self)
 
 
 @dataclass(frozen=True)
@@ -111,9 +109,16 @@ class Horizons:
     def __call__(self, complaint_id: str) -> Horizon:
         return self.own.get(complaint_id, self.default)
 
-    def __reduce__(self) -> tuple[type[Horizons], tuple[Horizon, Mapping[str, Horizon]]]:
-        """Pickled by its fields, as `Horizon` is."""
-        return Horizons, (self.default, self.own)
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return _by_fields(self)
+
+
+def _by_fields(value: Any) -> tuple[type, tuple[Any, ...]]:
+    """How pickle rebuilds a frozen dataclass of this module: its class, called with the fields its
+    `__init__` takes (`Horizon`'s zone cache is left to be filled again). Compiled (setup.py), such
+    a dataclass refuses the attribute writes of pickle's own way, and a parallel replay pickles
+    each shard's `Horizons` to its child."""
+    return type(value), tuple(getattr(value, item.name) for item in fields(value) if item.init)
 
 
 class Fed:
