@@ -164,7 +164,7 @@ def clocks(case: Case, rules: Rulebook, now: datetime) -> list[ClockView]:
 
 
 def _judge(case: Case, rules: Rulebook) -> sla.Judge:
-    policy = rules.policy(case.sla.policy_version, complaint_id=case.complaint_id)
+    policy = rules.policy(case.sla.policy_version, complaint_id=case.complaint.complaint_id)
     return sla.Judge(case.sla, case.complaint, policy, rules.calendar)
 
 

@@ -271,7 +271,8 @@ class History:
         settled = assessment.settled
         tracked.case, tracked.settled_at = settled.case, max(tracked.settled_at, now)
         tracked.next_due_at, tracked.final = assessment.next_due_at, None
-        if settled.case.complaint_id == self.watch and (event is not None or settled.raised or settled.retracted):
+        watched = self.watch is not None and settled.case.complaint.complaint_id == self.watch
+        if watched and (event is not None or settled.raised or settled.retracted):
             self.timeline.append(
                 Step(
                     at=now,
