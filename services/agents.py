@@ -9,10 +9,10 @@ fold_complaints
             own partition, and into this worker's read model once the broker has it, as does each
             event's position as read (services/feed.py: the read model does not read them back)
     concurrency 1 (it writes a table). Every message is settled against the wall clock: alerts
-    that became due are published (and their delivery awaited, through the urgent producer that
-    never lingers: services/urgent.py) before the table remembers them as raised, so a crash can
-    repeat an alert (same alert_id) but never lose one. A redelivered event is recognised by its
-    event_id and its state record is published again.
+    that became due are published through the urgent producer that never lingers (services/urgent.py),
+    and their delivery is awaited before the table next remembers a case (`save_held_cases`), so a
+    crash can repeat an alert (same alert_id) but never lose one. A redelivered event is recognised
+    by its event_id and its state record is published again.
 wake_due_complaints (timer, every second)
     sends a tick for each complaint whose next threshold passed, from an in-memory deadline index
     rebuilt from the table after every recovery, by a walk that runs beside the agents.
@@ -68,6 +68,7 @@ from services.rejections import rejected_key, rejection_record
 from services.rules import calendar_warnings
 from services.shares import PartitionShares, Recount
 from services.topics import ALERTS, EVENTS, REJECTED, SLA_TICKS, STATE
+from services.urgent import Unconfirmed
 
 log = logging.getLogger(__name__)
 SEPARATOR = b"\x1f"
@@ -84,6 +85,8 @@ recent = RecentCases(settings.case_cache_size)
 """The complaints last folded here, decoded: their next event skips decoding the table's value."""
 unsaved = UnsavedCases(settings.unsaved_cases_limit)
 """The cases changed since the last save: the table gets them before Faust's next commit."""
+unconfirmed_alerts = Unconfirmed()
+"""The alerts sent since the last save began: awaited by the next, before it writes the table."""
 _saving = asyncio.Lock()
 """One save at a time: the commit's, the agent's when too many are held, or a rebalance's wait."""
 recount: Recount | None = None
@@ -183,6 +186,8 @@ async def save_held_cases() -> None:
     commit of offsets (`services/commits.py`, installed below), and whenever too many are held."""
     async with _saving:
         unsaved.start_saving()
+        for delivery in unconfirmed_alerts.take():  # sent by the steps that held these cases, before they held them
+            await delivery  # a failure stops the save, and with it the commit: the worker crashes, nothing is lost
         while (held := unsaved.next_to_save()) is not None:
             complaint_id, (partition, case) = held
             value = recent.encode(complaint_id, partition, case)
@@ -193,17 +198,15 @@ commits.install(app, save_held_cases)
 
 
 async def raise_alerts(settled: Settled, now: datetime) -> None:
-    """Publish new alerts and retractions, and wait until the broker has them: all sent first, then
-    awaited together, so a step that raises several alerts waits for one batch, not one per alert."""
+    """Publish new alerts and retractions. Their delivery is awaited before the table next remembers a
+    case (`save_held_cases`), not here: the step goes on while the broker takes them, and a step's
+    case is held (for that save) only after its alerts were sent."""
     sent = (*settled.raised, *settled.retracted)
     if not sent:
-        return  # most steps: nothing to send, and no comprehension or generator to build for it
-    deliveries = [
-        await urgent.send(alerts, key=alert.complaint_id.encode(), value=orjson.dumps(cases.alert_record(alert, now)))
-        for alert in sent
-    ]
-    for delivery in deliveries:
-        await delivery
+        return  # most steps: nothing to send, and no generator to build for it
+    for alert in sent:
+        value = orjson.dumps(cases.alert_record(alert, now))
+        unconfirmed_alerts.add(await urgent.send(alerts, key=alert.complaint_id.encode(), value=value))
     metrics.count_alerts(alert.kind for alert in sent)
 
 

@@ -1,7 +1,9 @@
 """The worker's second producer: for the few messages the complaint agent must wait for.
 
-An alert is published, and its delivery awaited, before the table remembers it as raised (a crash
-repeats an alert, never loses one), and a rejection before its message is acknowledged. Faust's
+An alert is on the broker before the table remembers it as raised (a crash repeats an alert, never
+loses one): the complaint agent sends it here at its step and awaits its delivery, with every other
+alert sent since the last save, before it next saves cases to the table (`Unconfirmed`). A
+rejection is awaited before its message is acknowledged. Faust's
 producer lingers (COMPLAINTFLOW_PRODUCER_LINGER_MS) so that the bulk of the output (state records,
 changelogs, shares) travels in few, full batches; a wait on it would pay that linger at every
 step. This producer never lingers, so those waits cost one round trip and nothing more.
@@ -45,3 +47,24 @@ class UrgentProducer(Service):
         assert self._producer is not None
         future: asyncio.Future[RecordMetadata] = await self._producer.send(topic, key=key, value=value)
         return future
+
+
+class Unconfirmed:
+    """Records sent and not yet known to be on the broker, awaited together later.
+
+    The complaint agent's alerts: each must be on the broker before the table remembers its case as
+    raised, and the table is written once per offset commit (`services.agents.save_held_cases`).
+    Awaited at each step, an alert cost that step a round trip to the broker; on a backlog whose
+    steps raise or retract alerts at most events (weeks-old complaints, 5.6 alerts an event) the
+    worker spent its time waiting (docs/performance.md, "Alerts awaited before the save")."""
+
+    def __init__(self) -> None:
+        self._sent: list[asyncio.Future[RecordMetadata]] = []
+
+    def add(self, delivery: asyncio.Future[RecordMetadata]) -> None:
+        self._sent.append(delivery)
+
+    def take(self) -> list[asyncio.Future[RecordMetadata]]:
+        """Every delivery added so far, for the caller to await; those added from now on are the next take's."""
+        sent, self._sent = self._sent, []
+        return sent

@@ -1,0 +1,106 @@
+"""The complaint agent's alerts are on the broker before the table remembers a case that raised
+them (services/agents.py, `save_held_cases`), though no step waits for them: a save awaits the
+alerts sent before it began, then writes the cases held before it began, and leaves the rest for
+the next save. A delivery that fails stops the save before it writes anything."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+
+from services import agents
+from services.cases import StoredCase, UnsavedCases
+from services.urgent import Unconfirmed
+from tests.folding import cases_of
+from tests.wire import received
+
+NOW = datetime.now(UTC)
+
+
+class Broker:
+    """The two things a save touches on the broker's side: alert deliveries, and table writes."""
+
+    def __init__(self) -> None:
+        self.happened: list[str] = []
+
+    def alert(self, name: str) -> asyncio.Future[Any]:
+        delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        delivery.add_done_callback(lambda _: self.happened.append(f"alert {name} delivered"))
+        return delivery
+
+    async def save(self, table: object, key: bytes, value: bytes, partition: int) -> None:
+        self.happened.append(f"case {key.decode()} written")
+
+
+def held(complaint_id: str) -> StoredCase:
+    [case] = cases_of([received(complaint_id, at=NOW - timedelta(minutes=5))], agents.rules)
+    return StoredCase(0, case)
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> Broker:
+    broker = Broker()
+    monkeypatch.setattr(agents, "output", SimpleNamespace(save=broker.save))
+    monkeypatch.setattr(agents, "unsaved", UnsavedCases(limit=10))
+    monkeypatch.setattr(agents, "unconfirmed_alerts", Unconfirmed())
+    monkeypatch.setattr(agents, "_saving", asyncio.Lock())
+    return broker
+
+
+async def test_a_save_writes_its_cases_only_once_the_alerts_sent_before_it_are_delivered(broker: Broker) -> None:
+    first = broker.alert("A-1")
+    agents.unconfirmed_alerts.add(first)
+    agents.unsaved.hold("C-1", held("C-1"))  # a step sent A-1, then held its case
+
+    save = asyncio.create_task(agents.save_held_cases())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert broker.happened == [], "nothing written while A-1 is not on the broker"
+
+    later = broker.alert("A-2")
+    agents.unconfirmed_alerts.add(later)
+    agents.unsaved.hold("C-2", held("C-2"))  # a step during the save: the next save's
+    first.set_result(None)
+    await save
+
+    assert broker.happened == ["alert A-1 delivered", "case C-1 written"]
+    assert agents.unsaved.get("C-2") is not None and agents.unsaved.get("C-1") is None
+    assert agents.unconfirmed_alerts.take() == [later], "A-2 is left for the save that writes C-2"
+
+
+async def test_a_save_whose_alert_was_not_delivered_writes_nothing_and_fails(broker: Broker) -> None:
+    failed = broker.alert("A-1")
+    failed.set_exception(KafkaTimeoutError())
+    agents.unconfirmed_alerts.add(failed)
+    agents.unsaved.hold("C-1", held("C-1"))
+
+    with pytest.raises(KafkaTimeoutError):
+        await agents.save_held_cases()  # in the commit's hook: nothing is committed, the worker crashes
+
+    assert not [step for step in broker.happened if "written" in step]
+    assert agents.unsaved.get("C-1") is not None, "still readable by the steps until the worker stops"
+
+
+async def test_a_step_that_raises_alerts_does_not_wait_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[str, bytes]] = []
+    never: asyncio.Future[Any] = asyncio.get_running_loop().create_future()  # the broker never answers
+
+    async def send(topic: str, *, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
+        sent.append((topic, key or b""))
+        return never
+
+    monkeypatch.setattr(agents, "urgent", SimpleNamespace(send=send))
+    monkeypatch.setattr(agents, "unconfirmed_alerts", Unconfirmed())
+    [case] = cases_of([received("C-1", at=NOW - timedelta(days=30))], agents.rules)
+    settled = agents.cases.assess(case, agents.rules, NOW).settled
+    assert settled.raised, "a complaint received a month ago has breached"
+
+    await asyncio.wait_for(agents.raise_alerts(settled, NOW), timeout=1)
+
+    assert [key for _, key in sent] == [b"C-1"] * len(settled.raised)
+    assert agents.unconfirmed_alerts.take() == [never] * len(settled.raised)
