@@ -1,12 +1,12 @@
-"""The worker's second producer: for the few messages the complaint agent must wait for.
+"""The worker's second producer: for the messages whose delivery the complaint agent must know of.
 
 An alert is on the broker before the table remembers it as raised (a crash repeats an alert, never
 loses one): the complaint agent sends it here at its step and awaits its delivery, with every other
 alert sent since the last save, before it next saves cases to the table (`Unconfirmed`). A
-rejection is awaited before its message is acknowledged. Faust's
-producer lingers (COMPLAINTFLOW_PRODUCER_LINGER_MS) so that the bulk of the output (state records,
-changelogs, shares) travels in few, full batches; a wait on it would pay that linger at every
-step. This producer never lingers, so those waits cost one round trip and nothing more.
+rejection is awaited at its step, before its message is acknowledged. Faust's producer lingers
+(COMPLAINTFLOW_PRODUCER_LINGER_MS) so that the bulk of the output (state records, changelogs,
+shares) travels in few, full batches; a wait on it would pay that linger each time. This producer
+never lingers: an alert leaves at once (figure 3's delay), and a wait costs one round trip.
 """
 
 from __future__ import annotations
