@@ -39,6 +39,7 @@ import os
 from datetime import UTC, datetime
 
 import orjson
+from aiokafka.structs import RecordMetadata
 from faust.types import EventT, StreamT
 
 from events.codec import decode_keyed_event, for_orjson
@@ -76,6 +77,7 @@ CALENDAR_CHECK_SECONDS = 24 * 3600
 WALK_TURN_SECONDS = 0.001
 EXIT_CANNOT_REJECT = 70
 EXIT_WALK_FAILED = 71
+EXIT_CANNOT_ALERT = 72
 deadlines = DeadlineIndex()
 """complaint → when it next needs settling; covers the complaints of this worker's partitions."""
 alerts, rejected, states, ticks = (settings.topic(spec.name) for spec in (ALERTS, REJECTED, STATE, SLA_TICKS))
@@ -87,6 +89,8 @@ unsaved = UnsavedCases(settings.unsaved_cases_limit)
 """The cases changed since the last save: the table gets them before Faust's next commit."""
 unconfirmed_alerts = Unconfirmed()
 """The alerts sent since the last save began: awaited by the next, before it writes the table."""
+unconfirmed_rejections = Unconfirmed()
+"""The rejections sent since the last commit began: awaited by the next, before it commits."""
 _saving = asyncio.Lock()
 """One save at a time: the commit's, the agent's when too many are held, or a rebalance's wait."""
 recount: Recount | None = None
@@ -183,18 +187,39 @@ async def settle_and_publish(partition: int, before: Case | None, assessment: ca
 
 async def save_held_cases() -> None:
     """Write every case changed since the last save to the table and its changelog: before each
-    commit of offsets (`services/commits.py`, installed below), and whenever too many are held."""
+    commit of offsets (`before_commit`), and whenever too many are held. The alerts those cases
+    remember as raised are on the broker first: their steps sent them before holding the cases."""
     async with _saving:
         unsaved.start_saving()
-        for delivery in unconfirmed_alerts.take():  # sent by the steps that held these cases, before they held them
-            await delivery  # a failure stops the save, and with it the commit: the worker crashes, nothing is lost
+        await _delivered(unconfirmed_alerts.take(), "an alert", EXIT_CANNOT_ALERT)
         while (held := unsaved.next_to_save()) is not None:
             complaint_id, (partition, case) = held
             value = recent.encode(complaint_id, partition, case)
             await output.save(complaints_by_id, complaint_id.encode(), value, partition)
 
 
-commits.install(app, save_held_cases)
+async def before_commit() -> None:
+    """What every offset commit awaits first (services/commits.py): the rejections of the messages
+    it covers are on the broker, and the cases they changed are in the table. A message is
+    acknowledged after its step, which sent its rejection or held its case: all are in hand here."""
+    rejections = unconfirmed_rejections.take()
+    await save_held_cases()
+    await _delivered(rejections, "a rejection", EXIT_CANNOT_REJECT)
+
+
+async def _delivered(deliveries: list[asyncio.Future[RecordMetadata]], what: str, exit_code: int) -> None:
+    """Wait until the broker has every one of `deliveries`. If one failed, stop the worker rather than
+    go on: what follows (writing the table, committing offsets) would record as done what the broker
+    does not have. The messages since the last commit are delivered again after the restart."""
+    for delivery in deliveries:
+        try:
+            await delivery
+        except Exception as error:
+            log.critical("cannot publish %s (%s): stopping so that its message is processed again", what, error)
+            os._exit(exit_code)
+
+
+commits.install(app, before_commit)
 
 
 async def raise_alerts(settled: Settled, now: datetime) -> None:
@@ -220,9 +245,10 @@ async def publish_case(partition: int, case: Case, now: datetime, views: list[Cl
 
 
 async def reject(message: EventT[bytes], rejection: Rejection) -> None:
-    """Record the rejection, and wait until the broker has it: a message is acknowledged (and its
-    offset committed) only once its rejection is safe. If even that fails, stop the worker rather
-    than skip the message: it is redelivered after the restart."""
+    """Record the rejection: sent here, and awaited before the next commit (`before_commit`), so a
+    message's offset is committed only once its rejection is safe, and a flood of hostile input costs
+    no round trip per message. If even that fails, the worker stops rather than skip the message: it
+    is redelivered after the restart."""
     log.info("rejected %s: %s", _position(message), rejection)
     metrics.count_event("rejected", rejection.code)
     record = rejection_record(
@@ -233,11 +259,7 @@ async def reject(message: EventT[bytes], rejection: Rejection) -> None:
         partition=message.message.partition,
         offset=message.message.offset,
     )
-    try:
-        await (await urgent.send(rejected, key=rejected_key(message.key), value=record))
-    except Exception:
-        log.critical("cannot record the rejection of %s: stopping so it is redelivered", _position(message))
-        os._exit(EXIT_CANNOT_REJECT)
+    unconfirmed_rejections.add(await urgent.send(rejected, key=rejected_key(message.key), value=record))
 
 
 def _position(message: EventT[bytes]) -> str:

@@ -3,10 +3,11 @@
 An alert is on the broker before the table remembers it as raised (a crash repeats an alert, never
 loses one): the complaint agent sends it here at its step and awaits its delivery, with every other
 alert sent since the last save, before it next saves cases to the table (`Unconfirmed`). A
-rejection is awaited at its step, before its message is acknowledged. Faust's producer lingers
-(COMPLAINTFLOW_PRODUCER_LINGER_MS) so that the bulk of the output (state records, changelogs,
-shares) travels in few, full batches; a wait on it would pay that linger each time. This producer
-never lingers: an alert leaves at once (figure 3's delay), and a wait costs one round trip.
+rejection is sent at its step and awaited before the offset commit that covers its message. Faust's
+producer lingers (COMPLAINTFLOW_PRODUCER_LINGER_MS) so that the bulk of the output (state records,
+changelogs, shares) travels in few, full batches; this producer never lingers: an alert leaves at
+once (figure 3's delay), and the waits for its records, which a save or a commit holds up, end a
+round trip after the last was sent.
 """
 
 from __future__ import annotations
@@ -52,11 +53,12 @@ class UrgentProducer(Service):
 class Unconfirmed:
     """Records sent and not yet known to be on the broker, awaited together later.
 
-    The complaint agent's alerts: each must be on the broker before the table remembers its case as
-    raised, and the table is written once per offset commit (`services.agents.save_held_cases`).
-    Awaited at each step, an alert cost that step a round trip to the broker; on a backlog whose
-    steps raise or retract alerts at most events (weeks-old complaints, 5.6 alerts an event) the
-    worker spent its time waiting (docs/performance.md, "Alerts awaited before the save")."""
+    The complaint agent's alerts, which must be on the broker before the table remembers their case
+    as raised (the table is written once per offset commit: `services.agents.save_held_cases`), and
+    its rejections, which must be before their message's offset is committed. Awaited at each step,
+    either cost that step a round trip to the broker: on a backlog whose steps raise or retract
+    alerts at most events (weeks-old complaints, 5.6 alerts an event), or under a flood of hostile
+    input, the worker spent its time waiting (docs/performance.md, "Alerts awaited before the save")."""
 
     def __init__(self) -> None:
         self._sent: list[asyncio.Future[RecordMetadata]] = []

@@ -1,7 +1,9 @@
 """The complaint agent's alerts are on the broker before the table remembers a case that raised
-them (services/agents.py, `save_held_cases`), though no step waits for them: a save awaits the
-alerts sent before it began, then writes the cases held before it began, and leaves the rest for
-the next save. A delivery that fails stops the save before it writes anything."""
+them, and its rejections before the offsets of their messages are committed (services/agents.py,
+`save_held_cases` and `before_commit`), though no step waits for either: a save awaits the alerts
+sent before it began, then writes the cases held before it began, and leaves the rest for the next
+save; a commit awaits the rejections sent before it began. A delivery that fails stops the worker
+before anything records it as done."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
+from events.codec import decode_keyed_event
+from events.errors import Rejection
 from services import agents
 from services.cases import StoredCase, UnsavedCases
 from services.urgent import Unconfirmed
@@ -48,6 +52,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> Broker:
     monkeypatch.setattr(agents, "output", SimpleNamespace(save=broker.save))
     monkeypatch.setattr(agents, "unsaved", UnsavedCases(limit=10))
     monkeypatch.setattr(agents, "unconfirmed_alerts", Unconfirmed())
+    monkeypatch.setattr(agents, "unconfirmed_rejections", Unconfirmed())
     monkeypatch.setattr(agents, "_saving", asyncio.Lock())
     return broker
 
@@ -73,17 +78,70 @@ async def test_a_save_writes_its_cases_only_once_the_alerts_sent_before_it_are_d
     assert agents.unconfirmed_alerts.take() == [later], "A-2 is left for the save that writes C-2"
 
 
-async def test_a_save_whose_alert_was_not_delivered_writes_nothing_and_fails(broker: Broker) -> None:
+class Exited(Exception):
+    """`os._exit` in these tests: the worker would stop there."""
+
+
+def exits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    codes: list[int] = []
+
+    def exit_(code: int) -> None:
+        codes.append(code)
+        raise Exited(code)
+
+    monkeypatch.setattr(agents.os, "_exit", exit_)
+    return codes
+
+
+async def test_a_save_whose_alert_was_not_delivered_stops_the_worker_before_it_writes(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codes = exits(monkeypatch)
     failed = broker.alert("A-1")
     failed.set_exception(KafkaTimeoutError())
     agents.unconfirmed_alerts.add(failed)
     agents.unsaved.hold("C-1", held("C-1"))
 
-    with pytest.raises(KafkaTimeoutError):
-        await agents.save_held_cases()  # in the commit's hook: nothing is committed, the worker crashes
+    with pytest.raises(Exited):
+        await agents.save_held_cases()
 
-    assert not [step for step in broker.happened if "written" in step]
-    assert agents.unsaved.get("C-1") is not None, "still readable by the steps until the worker stops"
+    assert codes == [agents.EXIT_CANNOT_ALERT]
+    assert not [step for step in broker.happened if "written" in step], (
+        "its events are processed again after the restart"
+    )
+
+
+async def test_a_commit_goes_ahead_once_the_rejections_sent_before_it_are_delivered(broker: Broker) -> None:
+    rejection = broker.alert("rejection R-1")  # a delivery like any other
+    agents.unconfirmed_rejections.add(rejection)
+    agents.unsaved.hold("C-1", held("C-1"))
+
+    commit = asyncio.create_task(agents.before_commit())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not commit.done(), "no offset is committed while R-1 is not on the broker"
+
+    later = broker.alert("rejection R-2")
+    agents.unconfirmed_rejections.add(later)  # a step during the commit: the next commit's
+    rejection.set_result(None)
+    await commit
+
+    assert broker.happened == ["case C-1 written", "alert rejection R-1 delivered"]
+    assert agents.unconfirmed_rejections.take() == [later]
+
+
+async def test_a_rejection_not_delivered_stops_the_worker_before_the_commit(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codes = exits(monkeypatch)
+    failed = broker.alert("rejection R-1")
+    failed.set_exception(KafkaTimeoutError())
+    agents.unconfirmed_rejections.add(failed)
+
+    with pytest.raises(Exited):
+        await agents.before_commit()  # what services/commits.py awaits before it commits anything
+
+    assert codes == [agents.EXIT_CANNOT_REJECT]
 
 
 async def test_a_step_that_raises_alerts_does_not_wait_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,3 +162,20 @@ async def test_a_step_that_raises_alerts_does_not_wait_for_them(monkeypatch: pyt
 
     assert [key for _, key in sent] == [b"C-1"] * len(settled.raised)
     assert agents.unconfirmed_alerts.take() == [never] * len(settled.raised)
+
+
+async def test_a_step_that_rejects_its_message_does_not_wait_for_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    never: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def send(topic: str, *, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
+        return never
+
+    monkeypatch.setattr(agents, "urgent", SimpleNamespace(send=send))
+    monkeypatch.setattr(agents, "unconfirmed_rejections", Unconfirmed())
+    message = SimpleNamespace(key=b"C-1", value=b"not json", message=SimpleNamespace(topic="t", partition=0, offset=7))
+
+    with pytest.raises(Rejection) as raised:
+        decode_keyed_event(message.key, message.value)
+    await asyncio.wait_for(agents.reject(message, raised.value), timeout=1)  # type: ignore[arg-type]
+
+    assert agents.unconfirmed_rejections.take() == [never]
