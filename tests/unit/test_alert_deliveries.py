@@ -27,14 +27,19 @@ NOW = datetime.now(UTC)
 
 
 class Broker:
-    """The two things a save touches on the broker's side: alert deliveries, and table writes."""
+    """The two things a save or a commit touches on the broker's side: deliveries, and table writes."""
 
     def __init__(self) -> None:
         self.happened: list[str] = []
 
-    def alert(self, name: str) -> asyncio.Future[Any]:
+    def delivery(self, name: str) -> asyncio.Future[Any]:
         delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        delivery.add_done_callback(lambda _: self.happened.append(f"alert {name} delivered"))
+        delivery.add_done_callback(lambda _: self.happened.append(f"{name} delivered"))
+        return delivery
+
+    def failed(self, name: str) -> asyncio.Future[Any]:
+        delivery = self.delivery(name)
+        delivery.set_exception(KafkaTimeoutError())
         return delivery
 
     async def save(self, table: object, key: bytes, value: bytes, partition: int) -> None:
@@ -58,7 +63,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> Broker:
 
 
 async def test_a_save_writes_its_cases_only_once_the_alerts_sent_before_it_are_delivered(broker: Broker) -> None:
-    first = broker.alert("A-1")
+    first = broker.delivery("A-1")
     agents.unconfirmed_alerts.add(first)
     agents.unsaved.hold("C-1", held("C-1"))  # a step sent A-1, then held its case
 
@@ -67,13 +72,13 @@ async def test_a_save_writes_its_cases_only_once_the_alerts_sent_before_it_are_d
         await asyncio.sleep(0)
     assert broker.happened == [], "nothing written while A-1 is not on the broker"
 
-    later = broker.alert("A-2")
+    later = broker.delivery("A-2")
     agents.unconfirmed_alerts.add(later)
     agents.unsaved.hold("C-2", held("C-2"))  # a step during the save: the next save's
     first.set_result(None)
     await save
 
-    assert broker.happened == ["alert A-1 delivered", "case C-1 written"]
+    assert broker.happened == ["A-1 delivered", "case C-1 written"]
     assert agents.unsaved.get("C-2") is not None and agents.unsaved.get("C-1") is None
     assert agents.unconfirmed_alerts.take() == [later], "A-2 is left for the save that writes C-2"
 
@@ -93,26 +98,8 @@ def exits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return codes
 
 
-async def test_a_save_whose_alert_was_not_delivered_stops_the_worker_before_it_writes(
-    broker: Broker, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    codes = exits(monkeypatch)
-    failed = broker.alert("A-1")
-    failed.set_exception(KafkaTimeoutError())
-    agents.unconfirmed_alerts.add(failed)
-    agents.unsaved.hold("C-1", held("C-1"))
-
-    with pytest.raises(Exited):
-        await agents.save_held_cases()
-
-    assert codes == [agents.EXIT_CANNOT_ALERT]
-    assert not [step for step in broker.happened if "written" in step], (
-        "its events are processed again after the restart"
-    )
-
-
 async def test_a_commit_goes_ahead_once_the_rejections_sent_before_it_are_delivered(broker: Broker) -> None:
-    rejection = broker.alert("rejection R-1")  # a delivery like any other
+    rejection = broker.delivery("R-1")
     agents.unconfirmed_rejections.add(rejection)
     agents.unsaved.hold("C-1", held("C-1"))
 
@@ -121,22 +108,34 @@ async def test_a_commit_goes_ahead_once_the_rejections_sent_before_it_are_delive
         await asyncio.sleep(0)
     assert not commit.done(), "no offset is committed while R-1 is not on the broker"
 
-    later = broker.alert("rejection R-2")
+    later = broker.delivery("R-2")
     agents.unconfirmed_rejections.add(later)  # a step during the commit: the next commit's
     rejection.set_result(None)
     await commit
 
-    assert broker.happened == ["case C-1 written", "alert rejection R-1 delivered"]
+    assert broker.happened == ["case C-1 written", "R-1 delivered"]
     assert agents.unconfirmed_rejections.take() == [later]
+
+
+async def test_an_alert_not_delivered_stops_the_worker_before_the_save_writes(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codes = exits(monkeypatch)
+    agents.unconfirmed_alerts.add(broker.failed("A-1"))
+    agents.unsaved.hold("C-1", held("C-1"))
+
+    with pytest.raises(Exited):
+        await agents.save_held_cases()
+
+    assert codes == [agents.EXIT_CANNOT_ALERT]
+    assert not [step for step in broker.happened if "written" in step], "its events are processed again"
 
 
 async def test_a_rejection_not_delivered_stops_the_worker_before_the_commit(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     codes = exits(monkeypatch)
-    failed = broker.alert("rejection R-1")
-    failed.set_exception(KafkaTimeoutError())
-    agents.unconfirmed_rejections.add(failed)
+    agents.unconfirmed_rejections.add(broker.failed("R-1"))
 
     with pytest.raises(Exited):
         await agents.before_commit()  # what services/commits.py awaits before it commits anything
