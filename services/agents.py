@@ -191,7 +191,7 @@ async def save_held_cases() -> None:
     remember as raised are on the broker first: their steps sent them before holding the cases."""
     async with _saving:
         unsaved.start_saving()
-        await _delivered(unconfirmed_alerts.take(), "an alert", EXIT_CANNOT_ALERT)
+        await _await_deliveries(unconfirmed_alerts.take(), "an alert", EXIT_CANNOT_ALERT)
         while (held := unsaved.next_to_save()) is not None:
             complaint_id, (partition, case) = held
             value = recent.encode(complaint_id, partition, case)
@@ -204,10 +204,10 @@ async def before_commit() -> None:
     acknowledged after its step, which sent its rejection or held its case: all are in hand here."""
     rejections = unconfirmed_rejections.take()
     await save_held_cases()
-    await _delivered(rejections, "a rejection", EXIT_CANNOT_REJECT)
+    await _await_deliveries(rejections, "a rejection", EXIT_CANNOT_REJECT)
 
 
-async def _delivered(deliveries: list[asyncio.Future[RecordMetadata]], what: str, exit_code: int) -> None:
+async def _await_deliveries(deliveries: list[asyncio.Future[RecordMetadata]], what: str, exit_code: int) -> None:
     """Wait until the broker has every one of `deliveries`. If one failed, stop the worker rather than
     go on: what follows (writing the table, committing offsets) would record as done what the broker
     does not have. The messages since the last commit are delivered again after the restart."""
