@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
@@ -143,38 +143,43 @@ async def test_a_rejection_not_delivered_stops_the_worker_before_the_commit(
     assert codes == [agents.EXIT_CANNOT_REJECT]
 
 
-async def test_a_step_that_raises_alerts_does_not_wait_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[tuple[str, bytes]] = []
-    never: asyncio.Future[Any] = asyncio.get_running_loop().create_future()  # the broker never answers
+class Sent(NamedTuple):
+    topic: str
+    key: bytes
+    delivery: asyncio.Future[Any]
+
+
+@pytest.fixture
+def silent_urgent(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
+    """The urgent producer of a broker that never answers: every send's delivery stays pending."""
+    sent: list[Sent] = []
 
     async def send(topic: str, *, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
-        sent.append((topic, key or b""))
-        return never
+        sent.append(Sent(topic, key or b"", asyncio.get_running_loop().create_future()))
+        return sent[-1].delivery
 
     monkeypatch.setattr(agents, "urgent", SimpleNamespace(send=send))
     monkeypatch.setattr(agents, "unconfirmed_alerts", Unconfirmed())
+    monkeypatch.setattr(agents, "unconfirmed_rejections", Unconfirmed())
+    return sent
+
+
+async def test_a_step_that_raises_alerts_does_not_wait_for_them(silent_urgent: list[Sent]) -> None:
     [case] = cases_of([received("C-1", at=NOW - timedelta(days=30))], agents.rules)
     settled = agents.cases.assess(case, agents.rules, NOW).settled
     assert settled.raised, "a complaint received a month ago has breached"
 
     await asyncio.wait_for(agents.raise_alerts(settled, NOW), timeout=1)
 
-    assert [key for _, key in sent] == [b"C-1"] * len(settled.raised)
-    assert agents.unconfirmed_alerts.take() == [never] * len(settled.raised)
+    assert [sent.key for sent in silent_urgent] == [b"C-1"] * len(settled.raised)
+    assert agents.unconfirmed_alerts.take() == [sent.delivery for sent in silent_urgent]
 
 
-async def test_a_step_that_rejects_its_message_does_not_wait_for_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    never: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    async def send(topic: str, *, key: bytes | None, value: bytes) -> asyncio.Future[Any]:
-        return never
-
-    monkeypatch.setattr(agents, "urgent", SimpleNamespace(send=send))
-    monkeypatch.setattr(agents, "unconfirmed_rejections", Unconfirmed())
+async def test_a_step_that_rejects_its_message_does_not_wait_for_the_broker(silent_urgent: list[Sent]) -> None:
     message = SimpleNamespace(key=b"C-1", value=b"not json", message=SimpleNamespace(topic="t", partition=0, offset=7))
 
     with pytest.raises(Rejection) as raised:
         decode_keyed_event(message.key, message.value)
     await asyncio.wait_for(agents.reject(message, raised.value), timeout=1)  # type: ignore[arg-type]
 
-    assert agents.unconfirmed_rejections.take() == [never]
+    assert agents.unconfirmed_rejections.take() == [sent.delivery for sent in silent_urgent]
