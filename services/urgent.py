@@ -58,7 +58,8 @@ class Unconfirmed:
     its rejections, which must be before their message's offset is committed. Awaited at each step,
     either cost that step a round trip to the broker: on a backlog whose steps raise or retract
     alerts at most events (weeks-old complaints, 5.6 alerts an event), or under a flood of hostile
-    input, the worker spent its time waiting (docs/performance.md, "Alerts awaited before the save")."""
+    input, the worker spent its time waiting (docs/performance.md, "Alerts awaited before the save,
+    rejections before the commit")."""
 
     def __init__(self) -> None:
         self._sent: list[asyncio.Future[RecordMetadata]] = []
